@@ -1,0 +1,5 @@
+import sys
+
+from xshot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""The ``xshot`` command line.
+
+Each command group lives in its own module and registers itself on the app here, so that
+adding a command touches one module. Heavy libraries (torch, transformers) are imported inside
+the commands, keeping ``xshot data ...`` quick to start.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from xshot.errors import XshotError
+
+app = typer.Typer(
+    name="xshot",
+    help="Few-shot cross-lingual transfer: DualCL vs prompt-based fine-tuning for NER and NLI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from xshot.cli import data, report, study, train
+
+    for module in (data, train, study, report):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    _register()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+    except XshotError as err:
+        if debug:
+            raise
+        print(f"xshot: error: {err}", file=sys.stderr)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        print("xshot: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except Exception as err:  # click usage errors and the like
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            if debug:
+                raise
+            err.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
