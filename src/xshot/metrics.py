@@ -135,7 +135,10 @@ class NERCounts:
 
 
 def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> NERCounts:
-    """Per-sentence true-positive / predicted / gold entity counts per type (seqeval default mode)."""
+    """Per-sentence true-positive / predicted / gold entity counts per type.
+
+    Entities are seqeval's (default mode); sums over sentences equal seqeval's corpus counts.
+    """
     if len(gold) != len(pred):
         raise XshotError(f"NER evaluation: {len(gold)} gold sentences but {len(pred)} predicted")
     if len(gold) == 0:
@@ -165,7 +168,9 @@ def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     n, n_types = len(gold), len(types)
     arrays = {}
     for key, items in cells.items():
-        flat = np.fromiter((i * n_types + col[t] for i, t in items), dtype=np.int64, count=len(items))
+        flat = np.fromiter(
+            (i * n_types + col[t] for i, t in items), dtype=np.int64, count=len(items)
+        )
         arrays[key] = np.bincount(flat, minlength=n * n_types).reshape(n, n_types).astype(np.int64)
     return NERCounts(types=types, tp=arrays["tp"], pred=arrays["pred"], gold=arrays["gold"])
 
@@ -439,7 +444,9 @@ def paired_test(
     _check_resamples(n_resamples)
     _check_alpha(alpha)
     if method not in ("centred", "sign"):
-        raise XshotError(f"unknown paired bootstrap method {method!r}: expected 'centred' or 'sign'")
+        raise XshotError(
+            f"unknown paired bootstrap method {method!r}: expected 'centred' or 'sign'"
+        )
     a, b, metric = _paired_problems(task, gold, pred_a, pred_b, metric)
     delta = float(a.metrics(a.matrix.sum(0))[metric] - b.metrics(b.matrix.sum(0))[metric])
     rng = np.random.default_rng(seed)
@@ -457,7 +464,8 @@ def paired_test(
     else:
         flipped = int(np.count_nonzero(d <= tol if delta > 0 else d >= -tol))
         p = min(1.0, 2.0 * (1 + flipped) / (n_resamples + 1))
-    return {"metric": metric, "delta": delta, "ci": _percentile_interval(d, alpha), "p_value": float(p)}
+    ci = _percentile_interval(d, alpha)
+    return {"metric": metric, "delta": delta, "ci": ci, "p_value": float(p)}
 
 
 def permutation_test(

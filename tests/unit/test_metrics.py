@@ -240,7 +240,9 @@ def test_ner_parity_with_seqeval_random(chunk):
 
 def test_random_corpora_cover_the_interesting_cases():
     """Guard against a generator that silently stops producing the edge cases."""
-    seen = {"i_without_b": 0, "type_switch": 0, "trailing_i": 0, "no_pred_entities": 0, "no_gold": 0}
+    seen = dict.fromkeys(
+        ["i_without_b", "type_switch", "trailing_i", "no_pred_entities", "no_gold"], 0
+    )
     for seed in range(300):
         gold, pred = _random_corpus(seed)
         flat = [t for s in pred for t in s]
