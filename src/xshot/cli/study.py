@@ -1,7 +1,174 @@
-"""Placeholder registration; filled in by the module's owner."""
+"""``xshot run``, ``xshot plan`` and ``xshot results``: studies (grids of runs) and their results store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from xshot.errors import XshotError
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class Format(str, Enum):
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _store_path(study, store: Optional[Path]) -> Path:
+    if store is not None:
+        return store
+    if study.store:
+        return Path(study.store)
+    return Path("runs") / f"{study.name}.sqlite"
+
+
+def _load(study_path: Path, models: Optional[list[str]]):
+    from xshot.studies.grid import expand
+    from xshot.studies.spec import load_study
+
+    study = load_study(study_path)
+    cells = expand(study, models=models or None)
+    return study, cells
+
+
+def run_command(
+    study_path: Path = typer.Argument(..., metavar="STUDY.yaml", help="The study file."),
+    executor: Executor = typer.Option(Executor.local, "--executor", "-e", help="local: cells in order in this process; ray: cells as Ray tasks."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Results store (SQLite). Default: the study's 'store:', else runs/<study name>.sqlite."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip cells already done in the store. Failed cells are always retried."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Replace the study's models (repeatable)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Local data root (exported as XSHOT_DATA_ROOT to every cell)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Connect to this Ray cluster instead of starting a local instance."),
+    ray_num_cpus: Optional[int] = typer.Option(None, "--ray-num-cpus", help="CPUs of the local Ray instance (default: all)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Keep each cell's run output in DIR/<cell key>."),
+    runner: Optional[str] = typer.Option(None, "--runner", help="The run function as module:function (default xshot.training.run:run)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a study: every cell (model x method x train set x K x seed) not yet done in the store."""
+    from rich.console import Console
+
+    from xshot.studies.execute import pending_cells, run_study
+    from xshot.studies.store import ResultsStore
+
+    if data_root is not None and not data_root.is_dir():
+        raise XshotError("--data-root is not a directory", data_root)
+    study, cells = _load(study_path, model)
+    store_path = _store_path(study, store)
+    out = Console(highlight=False, soft_wrap=True)
+    with ResultsStore(store_path) as results:
+        todo, skipped = pending_cells(cells, results, resume)
+        out.print(
+            f"study {study.name}: {len(cells)} cells, {skipped} already done, {len(todo)} to run "
+            f"({executor.value}) -> {store_path}"
+        )
+        result = run_study(
+            cells,
+            results,
+            executor=executor.value,
+            runner=runner,
+            resume=resume,
+            runs_dir=runs_dir,
+            data_root=data_root,
+            resources=study.resources,
+            ray_address=ray_address,
+            ray_num_cpus=ray_num_cpus,
+            progress=not quiet,
+        )
+    out.print(
+        f"study {study.name}: {result.done} done, {result.failed} failed, {result.skipped} skipped "
+        f"(already done) in {result.elapsed_s:.1f}s -> {store_path}"
+    )
+    if result.failed:
+        out.print(f"{result.failed} cell(s) failed; rerun the same command to retry them (see the store's error column).")
+        raise typer.Exit(1)
+
+
+def plan_command(
+    study_path: Path = typer.Argument(..., metavar="STUDY.yaml", help="The study file."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Results store to read status and timings from (default as for run)."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Replace the study's models (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Count cells already done as free (as run does)."),
+) -> None:
+    """Show a study's cells and an estimate of what they cost, without running anything."""
+    from xshot.studies.plan import estimate, format_seconds
+    from xshot.studies.store import ResultsStore
+
+    study, cells = _load(study_path, model)
+    store_path = _store_path(study, store)
+    status: dict[str, str] = {}
+    rows: list[dict] = []
+    if store_path.exists():
+        with ResultsStore(store_path, create=False) as results:
+            status = results.cell_status()
+            rows = results.rows()
+    plan = estimate(cells, status, rows, resume=resume)
+    plan = {"study": study.name, "source": str(study_path), "store": str(store_path), **plan}
+    if as_json:
+        sys.stdout.write(json.dumps(plan, indent=2) + "\n")
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"study {study.name}: {len(cells)} cells", show_lines=False)
+    for col, just in (("#", "right"), ("setting", "left"), ("method", "left"), ("model", "left"), ("train", "left"),
+                      ("k", "right"), ("target", "left"), ("seed", "right"), ("eval", "left"), ("steps", "right"),
+                      ("status", "left"), ("est.", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for c in plan["cells"]:
+        target = f"{c['target_train']} k={c['target_k'] if c['target_k'] is not None else 'all'}" if c["target_train"] else ""
+        evals = c["eval"]
+        eval_s = evals[0] if len(evals) == 1 else f"{len(evals)} sets"
+        colour = {"done": "green", "failed": "red"}.get(c["status"], "")
+        table.add_row(
+            str(c["index"]), c["setting"], c["method"], Path(c["model"]).name or c["model"], c["train"],
+            "all" if c["k"] is None else str(c["k"]), target, str(c["seed"]), eval_s, str(c["steps"]),
+            f"[{colour}]{c['status']}[/{colour}]" if colour else c["status"], format_seconds(c["est_s"]),
+        )
+    console = Console(highlight=False, soft_wrap=False, width=max(160, Console().width))
+    console.print(table)
+    e = plan["estimate"]
+    basis = (f"calibrated from {e['calibrated_from_cells']} finished cell(s) in {store_path}" if e["calibrated_from_cells"]
+             else "default per-method timings (no finished cells to calibrate from)")
+    console.print(
+        f"{e['cells']} cells: {e['done']} done, {e['failed']} failed, {e['pending']} pending; "
+        f"to run: {e['to_run']} cells, about {format_seconds(e['to_run_s'])} of compute "
+        f"(whole study {format_seconds(e['total_s'])}); {basis}."
+    )
+
+
+def results_command(
+    store: Path = typer.Argument(..., metavar="STORE", help="A results store written by 'xshot run'."),
+    fmt: Format = typer.Option(Format.csv, "--format", "-f", help="Output format."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (atomically); default: standard output (csv, json)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Only this study's rows."),
+) -> None:
+    """Export a results store: one row per (cell, evaluation set)."""
+    from xshot.studies.export import export
+    from xshot.studies.store import ResultsStore
+
+    with ResultsStore(store, create=False) as results:
+        df = results.to_dataframe(study=study)
+    data = export(df, fmt.value, out)
+    if data is not None:
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+    else:
+        print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("run")(run_command)
+    app.command("plan")(plan_command)
+    app.command("results")(results_command)

@@ -1,0 +1,369 @@
+"""Run a study's cells, locally (in order, in this process) or as Ray tasks, into a results store.
+
+The runner is injected: ``runner`` is a callable ``run(config: RunConfig, out_dir=None) -> dict`` (the
+metrics.json dict of docs/interfaces.md), a ``"module:function"`` string that is imported where the cell
+runs (what Ray workers need), or None for the real one, ``xshot.training.run:run``.
+
+Both executors run every cell through :func:`execute_cell` and record it with
+:meth:`ResultsStore.record`, so a study gives the same rows under both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Union
+
+from xshot.errors import XshotError
+from xshot.studies.grid import Cell
+from xshot.studies.spec import Resources
+from xshot.studies.store import ResultsStore, check_metrics, driver_versions
+
+DEFAULT_RUNNER = "xshot.training.run:run"
+Runner = Union[str, Callable[..., dict], None]
+EXECUTORS = ("local", "ray")
+_MAX_ERROR = 4000
+
+
+# --------------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------------
+def resolve_runner(runner: Runner) -> Callable[..., dict]:
+    """The runner callable for ``runner`` (a callable, ``"module:function"``, or None for the default)."""
+    if runner is None:
+        runner = DEFAULT_RUNNER
+    if callable(runner):
+        return runner
+    module_name, sep, attr = str(runner).partition(":")
+    if not sep or not module_name or not attr:
+        raise XshotError(f"runner {runner!r} is not of the form 'module:function'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as err:
+        what = "the training runner" if runner == DEFAULT_RUNNER else f"runner {runner!r}"
+        raise XshotError(f"cannot import {what}: {err}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise XshotError(f"runner {runner!r}: {module_name} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise XshotError(f"runner {runner!r} is not callable")
+    return obj
+
+
+def _free_memory() -> None:
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # pragma: no cover
+            pass
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain Python containers/scalars only (tuples -> lists, numpy scalars -> floats)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if hasattr(obj, "item"):
+        try:
+            return obj.item()
+        except Exception:
+            pass
+    if hasattr(obj, "model_dump"):
+        return _jsonable(obj.model_dump(mode="json"))
+    return str(obj)
+
+
+def failure(err: BaseException, wall_s: float | None = None, tb: str | None = None) -> dict[str, Any]:
+    message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    message = " ".join(message.split())  # one line
+    return {
+        "status": "failed",
+        "error": message[:_MAX_ERROR],
+        "traceback": (tb or "".join(traceback.format_exception(type(err), err, err.__traceback__)))[-20000:],
+        "wall_s": wall_s,
+        "versions": driver_versions(),
+    }
+
+
+def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run one cell and return its outcome; any exception (MemoryError, CUDA OOM, XshotError...) is a failure.
+
+    SystemExit and KeyboardInterrupt propagate: they stop the study, and the cell is simply not recorded.
+    """
+    from xshot.training.config import RunConfig
+
+    if isinstance(config, dict):
+        config = RunConfig.model_validate(config)
+    start = time.perf_counter()
+    try:
+        fn = resolve_runner(runner)
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        metrics = fn(config, out_dir=Path(out_dir) if out_dir is not None else None)
+        problem = check_metrics(metrics, config)
+        if problem:
+            raise RuntimeError(problem)
+        return {"status": "done", "metrics": _jsonable(metrics), "wall_s": time.perf_counter() - start}
+    except Exception as err:
+        outcome = failure(err, time.perf_counter() - start, traceback.format_exc())
+    # out of the except block the exception and its frames (and any tensors they hold) are released
+    _free_memory()
+    return outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# running a study
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class StudyResult:
+    """What :func:`run_study` did."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (cell key, error)
+
+    @property
+    def ran(self) -> int:
+        return self.done + self.failed
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def pending_cells(cells: list[Cell], store: ResultsStore, resume: bool = True) -> tuple[list[Cell], int]:
+    """The cells still to run (all of them without ``resume``; failed ones are always retried)."""
+    if not resume:
+        return list(cells), 0
+    done = store.done_keys()
+    todo = [c for c in cells if c.key not in done]
+    return todo, len(cells) - len(todo)
+
+
+def _describe(cell: Cell) -> str:
+    c = cell.config
+    parts = [cell.setting, c.method, Path(c.model).name or c.model, f"k={c.k if c.k is not None else 'all'}"]
+    if c.target_train:
+        parts.append(f"{c.target_train} k={c.target_k if c.target_k is not None else 'all'}")
+    parts.append(f"seed={c.seed}")
+    return " ".join(parts)
+
+
+def _summary_line(cell: Cell, outcome: dict[str, Any]) -> str:
+    wall = outcome.get("wall_s")
+    took = f" ({wall:.1f}s)" if isinstance(wall, (int, float)) else ""
+    if outcome.get("status") != "done":
+        return f"[red]failed[/red] {_describe(cell)}{took}: {outcome.get('error')}"
+    m = outcome["metrics"]
+    primary = m.get("primary_metric") or ("f1" if cell.config.task == "ner" else "accuracy")
+    scores = [ev.get("scores", {}).get(primary) for ev in (m.get("evaluations") or {}).values()]
+    scores = [s for s in scores if isinstance(s, (int, float))]
+    mean = f" mean {primary} {sum(scores) / len(scores):.3f} over {len(scores)} sets" if scores else ""
+    return f"[green]done[/green] {_describe(cell)}{took}{mean}"
+
+
+class _Progress:
+    """A rich progress bar over cells (or nothing)."""
+
+    def __init__(self, total: int, enabled: bool, console: Any = None):
+        self.enabled = enabled and total > 0
+        self._progress = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]cells"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=console or Console(stderr=True),
+            )
+            self._task = self._progress.add_task("", total=total)
+
+    def __enter__(self) -> "_Progress":
+        if self._progress is not None:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def start(self, cell: Cell) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=_describe(cell))
+
+    def finish(self, cell: Cell, outcome: dict[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress.console.print(_summary_line(cell, outcome), highlight=False, soft_wrap=True)
+            self._progress.advance(self._task)
+
+
+def run_study(
+    cells: list[Cell],
+    store: ResultsStore,
+    *,
+    executor: str = "local",
+    runner: Runner = None,
+    resume: bool = True,
+    runs_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
+    resources: Resources | None = None,
+    ray_address: str | None = None,
+    ray_num_cpus: int | None = None,
+    progress: bool = True,
+    console: Any = None,
+    on_cell: Callable[[Cell, dict[str, Any]], None] | None = None,
+) -> StudyResult:
+    """Run the cells not yet done in ``store`` and record each as it finishes.
+
+    ``runner``: see the module docstring (the hook the real-runner integration test uses).
+    ``runs_dir``: when given, each cell's runner output goes to ``runs_dir/<cell key>``.
+    ``data_root``: exported as ``XSHOT_DATA_ROOT`` to the runner (locally and on Ray workers).
+    """
+    if executor not in EXECUTORS:
+        raise XshotError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    if runner is None or isinstance(runner, str):
+        resolve_runner(runner)  # fail before anything runs if it cannot be imported here
+    env: dict[str, str] = {}
+    if data_root is not None:
+        env["XSHOT_DATA_ROOT"] = str(Path(data_root).resolve())
+    todo, skipped = pending_cells(cells, store, resume)
+    result = StudyResult(total=len(cells), skipped=skipped)
+    start = time.perf_counter()
+
+    def record(cell: Cell, outcome: dict[str, Any]) -> None:
+        store.record(cell, outcome)
+        if outcome.get("status") == "done":
+            result.done += 1
+        else:
+            result.failed += 1
+            result.failures.append((cell.key, str(outcome.get("error"))))
+        if on_cell is not None:
+            on_cell(cell, outcome)
+
+    def out_dir(cell: Cell) -> str | None:
+        return str(Path(runs_dir).resolve() / cell.key) if runs_dir is not None else None
+
+    with _Progress(len(todo), progress, console) as bar:
+        if executor == "local":
+            with _environ(env):
+                for cell in todo:
+                    bar.start(cell)
+                    outcome = execute_cell(runner, cell.config, out_dir(cell))
+                    record(cell, outcome)
+                    bar.finish(cell, outcome)
+        elif todo:
+            _run_ray(todo, runner, env, out_dir, resources or Resources(), ray_address, ray_num_cpus, record, bar)
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Ray
+# --------------------------------------------------------------------------------------------------
+def _ray_cell(runner: Runner, config: dict[str, Any], out_dir: str | None, env: dict[str, str]) -> dict[str, Any]:
+    """The body of one Ray task (module-level, so workers import it by reference)."""
+    os.environ.update(env)
+    return execute_cell(runner, config, out_dir)
+
+
+def _run_ray(
+    todo: list[Cell],
+    runner: Runner,
+    env: dict[str, str],
+    out_dir: Callable[[Cell], str | None],
+    resources: Resources,
+    address: str | None,
+    num_cpus: int | None,
+    record: Callable[[Cell, dict[str, Any]], None],
+    bar: _Progress,
+) -> None:
+    import logging
+
+    try:
+        import ray
+    except ImportError as err:  # pragma: no cover - ray is a dependency
+        raise XshotError(f"the ray executor needs ray: {err}") from None
+
+    started = False
+    if not ray.is_initialized():
+        init: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        if address:
+            init["address"] = address
+        elif num_cpus is not None:
+            init["num_cpus"] = num_cpus
+        # Workers of a local instance inherit its environment: give them this process's import path,
+        # so that a "module:function" runner importable here is importable there.
+        path_env = {}
+        if not address:
+            paths = [p for p in sys.path if p and os.path.isdir(p)]
+            extra = os.environ.get("PYTHONPATH")
+            path_env["PYTHONPATH"] = os.pathsep.join(paths + ([extra] if extra else []))
+        try:
+            with _environ(path_env):
+                ray.init(**init)
+        except Exception as err:
+            raise XshotError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {err}") from None
+        started = True
+    refs: dict[Any, Cell] = {}
+    try:
+        num_gpus: float = resources.num_gpus if resources.num_gpus != "auto" else 0.0
+        if resources.num_gpus == "auto" and ray.cluster_resources().get("GPU", 0) >= 1:
+            num_gpus = 1.0
+        options: dict[str, Any] = {"num_cpus": resources.num_cpus, "num_gpus": num_gpus, "max_retries": 0}
+        if resources.memory_gb:
+            options["memory"] = int(resources.memory_gb * 1024**3)
+        task = ray.remote(_ray_cell).options(**options)
+        # Ray's own env for the workers; the task body sets it too (for clusters started elsewhere).
+        for cell in todo:
+            ref = task.remote(runner, cell.config.model_dump(mode="json"), out_dir(cell), env)
+            refs[ref] = cell
+        if todo:
+            bar.start(todo[0])
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                cell = refs.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as err:  # the worker died (killed, out of memory, ...)
+                    outcome = failure(err)
+                record(cell, outcome)
+                bar.finish(cell, outcome)
+    finally:
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()

@@ -1,0 +1,121 @@
+"""Expand a study into cells: settings x models x K x target K x methods x seeds, one RunConfig each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from xshot.errors import XshotError
+from xshot.studies.spec import LANG, Study, dataset_task, overrides_of, setting_ks
+from xshot.training.config import RunConfig
+
+_MERGED_DICTS = ("options", "label_map")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a study: its resolved configuration and where in the study it comes from."""
+
+    config: RunConfig
+    study: str
+    setting: str
+    index: int = 0
+    language: str | None = None  # the target language of a per-language setting
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.config.key()
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for x in items:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key in _MERGED_DICTS and isinstance(value, dict):
+                out[key] = {**out.get(key, {}), **value}
+            else:
+                out[key] = value
+    return out
+
+
+def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
+    """All the cells of ``study`` in execution order (duplicates, by RunConfig key, dropped).
+
+    ``models`` replaces the study's models (the CLI's ``--model``).
+    """
+    models = list(models) if models else list(study.models)
+    defaults = overrides_of(study.defaults)
+    cells: list[Cell] = []
+    seen: set[str] = set()
+    for s in study.settings:
+        task = s.task or study.task or dataset_task(s.train)
+        langs = s.languages if s.languages is not None else (study.languages or [])
+        evals = s.eval if s.eval is not None else (study.eval or [])
+        ks = setting_ks(study, s) or [None]
+        target_ks = s.target_k if s.target_k is not None else [None]
+        seeds = s.seeds if s.seeds else study.seeds
+        methods = [m for m in study.methods if s.methods is None or m.name in s.methods]
+        setting_over = overrides_of(s)
+
+        if LANG in s.train or (s.target_train and LANG in s.target_train):
+            groups = [
+                (
+                    lang,
+                    s.train.replace(LANG, lang),
+                    s.target_train.replace(LANG, lang) if s.target_train else None,
+                    _unique([e.replace(LANG, lang) for e in evals]),
+                )
+                for lang in langs
+            ]
+        else:
+            flat: list[str] = []
+            for e in evals:
+                flat.extend([e.replace(LANG, lang) for lang in langs] if LANG in e else [e])
+            groups = [(None, s.train, s.target_train, _unique(flat))]
+
+        for lang, train, target_train, eval_specs in groups:
+            for model in models:
+                for k in ks:
+                    for target_k in target_ks:
+                        for method in methods:
+                            fields = _merge(defaults, setting_over, overrides_of(method))
+                            for seed in seeds:
+                                try:
+                                    config = RunConfig(
+                                        task=task,
+                                        model=model,
+                                        method=method.name,
+                                        train=train,
+                                        k=k,
+                                        seed=seed,
+                                        eval=eval_specs,
+                                        target_train=target_train,
+                                        target_k=target_k if target_train else None,
+                                        **fields,
+                                    )
+                                except ValidationError as exc:
+                                    first = exc.errors()[0]
+                                    where = ".".join(str(x) for x in first.get("loc", ()))
+                                    raise XshotError(
+                                        f"setting {s.name!r}, method {method.name!r}: {where}: {first.get('msg')}",
+                                        study.source,
+                                    ) from None
+                                key = config.key()
+                                if key in seen:
+                                    continue
+                                seen.add(key)
+                                cells.append(Cell(config, study.name, s.name, len(cells), lang))
+    return cells

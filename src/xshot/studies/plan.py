@@ -1,0 +1,240 @@
+"""Estimate what a study costs before running it.
+
+The model is deliberately simple: a cell costs
+
+    load + (seconds per train step x steps) + (seconds per eval example x eval examples)
+
+with seconds per step and per example from a per-method default (a ~110M-parameter encoder on a few
+CPU cores, batch 16), scaled by model size and batch size. When the results store holds finished
+cells, the defaults are calibrated by the ratio of measured to predicted times: over finished cells
+of the same method and model, else the same method, else all finished cells.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xshot.studies.grid import Cell
+from xshot.studies.spec import dataset_name
+from xshot.training.config import RunConfig
+
+#: seconds per optimisation step, base-size model, batch 16, CPU
+DEFAULT_STEP_S: dict[str, float] = {"finetune": 1.5, "prompt": 1.6, "soft-prompt": 1.0, "lora": 1.0, "dualcl": 2.0}
+#: seconds per evaluated example, base-size model, CPU
+DEFAULT_EVAL_S: dict[str, float] = {"finetune": 0.02, "prompt": 0.025, "soft-prompt": 0.025, "lora": 0.02, "dualcl": 0.02}
+DEFAULT_LOAD_S = 5.0
+DEFAULT_BATCH = 16
+BASE_PARAMS = 85e6  # transformer body of a 12 x 768 encoder
+
+#: labels per class (NLI) / entity types (NER), for turning K into a number of training examples
+N_LABELS = {"nli": 3, "ner": 4}
+#: rough sizes of full training / evaluation sets by dataset name (only used for estimates)
+TRAIN_SIZE = {"xnli": 2490, "wikiann": 20000, "wikiann-rahimi": 100, "masakhaner": 5000, "masakhaner2": 5000,
+              "masakhaner1": 1750, "conll2002": 10000}
+EVAL_SIZE = {"xnli": 5010, "wikiann": 10000, "wikiann-rahimi": 100, "masakhaner": 1500, "masakhaner2": 1500,
+             "masakhaner1": 500, "conll2002": 1500}
+DEFAULT_TRAIN_SIZE = 5000
+DEFAULT_EVAL_SIZE = 2000
+
+
+def model_size_factor(model: str) -> float:
+    """Compute relative to a base-size encoder: from a local config.json when there is one, else the name."""
+    cfg = Path(model) / "config.json"
+    if cfg.is_file():
+        try:
+            data = json.loads(cfg.read_text())
+            text = data.get("text_config", data)
+            hidden = text.get("hidden_size") or text.get("d_model") or text.get("n_embd")
+            layers = text.get("num_hidden_layers") or text.get("num_layers") or text.get("n_layer")
+            if hidden and layers:
+                return max(0.05, 12 * layers * hidden * hidden / BASE_PARAMS)
+        except (OSError, ValueError, AttributeError):
+            pass
+    name = model.lower()
+    m = re.search(r"(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", name)
+    if m:
+        params = float(m.group(1)) * (1e6 if m.group(2) == "m" else 1e9)
+        return max(0.05, params / 110e6)
+    words = set(re.split(r"[^a-z0-9]+", name))
+    for word, factor in (("xxl", 40.0), ("xl", 10.0), ("large", 3.5), ("base", 1.0), ("small", 0.3),
+                         ("mini", 0.2), ("tiny", 0.1)):
+        if word in words:
+            return factor
+    return 1.0
+
+
+def train_examples(config: RunConfig) -> int:
+    per = N_LABELS.get(config.task, 3)
+    n = config.k * per if config.k is not None else TRAIN_SIZE.get(dataset_name(config.train) or "", DEFAULT_TRAIN_SIZE)
+    return max(1, n)
+
+
+def train_steps(config: RunConfig) -> int:
+    """Optimisation steps the cell will take (max_steps, else epochs over the training examples)."""
+    batch = config.batch_size or DEFAULT_BATCH
+    phases = [config.k]
+    if config.target_train:
+        phases.append(config.target_k)
+    steps = 0
+    for k in phases:
+        if config.max_steps:
+            steps += config.max_steps
+            continue
+        n = k * N_LABELS.get(config.task, 3) if k is not None else train_examples(config)
+        epochs = config.epochs or (10.0 if k is not None else 3.0)
+        steps += math.ceil(epochs * n / batch)
+    return max(1, steps)
+
+
+def eval_examples(config: RunConfig) -> int:
+    total = 0
+    for spec in config.eval:
+        size = EVAL_SIZE.get(dataset_name(spec) or "", DEFAULT_EVAL_SIZE)
+        if config.eval_limit is not None:
+            size = min(size, config.eval_limit)
+        total += size
+    return total
+
+
+def default_costs(config: RunConfig) -> tuple[float, float, float]:
+    """(load, train, eval) seconds predicted from the defaults alone."""
+    size = model_size_factor(config.model)
+    batch = (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
+    step = DEFAULT_STEP_S.get(config.method, 1.0) * size * batch
+    per_example = DEFAULT_EVAL_S.get(config.method, 0.02) * size
+    return DEFAULT_LOAD_S, step * train_steps(config), per_example * eval_examples(config)
+
+
+@dataclass
+class Calibration:
+    """Measured / predicted ratios from finished cells in the store."""
+
+    cells: int = 0
+    # (method, model) -> (train ratio, eval ratio); method -> ...; "" -> all
+    by_method_model: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    by_method: dict[str, tuple[float, float]] = field(default_factory=dict)
+    overall: tuple[float, float] | None = None
+
+    def ratios(self, method: str, model: str) -> tuple[tuple[float, float], str]:
+        if (method, model) in self.by_method_model:
+            return self.by_method_model[(method, model)], "store: same method and model"
+        if method in self.by_method:
+            return self.by_method[method], "store: same method"
+        if self.overall is not None:
+            return self.overall, "store: all finished cells"
+        return (1.0, 1.0), "defaults"
+
+
+def calibrate(rows: list[dict[str, Any]]) -> Calibration:
+    """Calibration from store rows (``ResultsStore.rows()``): only done cells with recorded timings count."""
+    cells: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.get("status") != "done" or not row.get("config"):
+            continue
+        c = cells.setdefault(row["cell"], {"config": row["config"], "train_s": row.get("train_s"),
+                                           "cell_eval_s": row.get("cell_eval_s"), "eval_s": 0.0, "n": 0})
+        c["eval_s"] += row.get("eval_s") or 0.0
+        c["n"] += row.get("n") or 0
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for c in cells.values():
+        try:
+            config = RunConfig.model_validate(json.loads(c["config"]))
+        except Exception:
+            continue
+        _, train_pred, eval_pred = default_costs(config)
+        train_s = c["train_s"]
+        eval_s = c["cell_eval_s"] if c["cell_eval_s"] is not None else c["eval_s"]
+        if train_s is None or eval_s is None:
+            continue
+        if c["n"]:  # scale the eval prediction to the examples actually evaluated
+            per_example = eval_pred / max(1, eval_examples(config))
+            eval_pred = per_example * c["n"]
+        train_ratio = train_s / train_pred if train_pred > 0 else 1.0
+        eval_ratio = eval_s / eval_pred if eval_pred > 0 else 1.0
+        samples.setdefault((config.method, config.model), []).append((train_ratio, eval_ratio))
+
+    def median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+    cal = Calibration(cells=sum(len(v) for v in samples.values()))
+    by_method: dict[str, list[tuple[float, float]]] = {}
+    for (method, model), pairs in samples.items():
+        cal.by_method_model[(method, model)] = median(pairs)
+        by_method.setdefault(method, []).extend(pairs)
+    cal.by_method = {m: median(p) for m, p in by_method.items()}
+    everything = [p for pairs in samples.values() for p in pairs]
+    cal.overall = median(everything) if everything else None
+    return cal
+
+
+@dataclass
+class CellEstimate:
+    index: int
+    key: str
+    setting: str
+    model: str
+    method: str
+    train: str
+    k: int | None
+    target_train: str | None
+    target_k: int | None
+    seed: int
+    eval: list[str]
+    status: str  # pending | done | failed
+    steps: int
+    eval_examples: int
+    est_load_s: float
+    est_train_s: float
+    est_eval_s: float
+    est_s: float
+    basis: str
+
+
+def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list[dict[str, Any]] | None = None,
+             resume: bool = True) -> dict[str, Any]:
+    """The plan of a study: every cell with its status and estimated seconds, and the totals."""
+    status = status or {}
+    cal = calibrate(rows or [])
+    out: list[CellEstimate] = []
+    for cell in cells:
+        cfg = cell.config
+        load, train, ev = default_costs(cfg)
+        (r_train, r_eval), basis = cal.ratios(cfg.method, cfg.model)
+        train, ev = train * r_train, ev * r_eval
+        out.append(CellEstimate(
+            index=cell.index, key=cell.key, setting=cell.setting, model=cfg.model, method=cfg.method,
+            train=cfg.train, k=cfg.k, target_train=cfg.target_train, target_k=cfg.target_k, seed=cfg.seed,
+            eval=list(cfg.eval), status=status.get(cell.key, "pending"), steps=train_steps(cfg),
+            eval_examples=eval_examples(cfg), est_load_s=round(load, 2), est_train_s=round(train, 2),
+            est_eval_s=round(ev, 2), est_s=round(load + train + ev, 2), basis=basis,
+        ))
+    to_run = [c for c in out if c.status != "done" or not resume]
+    return {
+        "cells": [asdict(c) for c in out],
+        "estimate": {
+            "cells": len(out),
+            "done": sum(c.status == "done" for c in out),
+            "failed": sum(c.status == "failed" for c in out),
+            "pending": sum(c.status == "pending" for c in out),
+            "to_run": len(to_run),
+            "to_run_s": round(sum(c.est_s for c in to_run), 1),
+            "total_s": round(sum(c.est_s for c in out), 1),
+            "calibrated_from_cells": cal.cells,
+            "basis": "store" if cal.cells else "defaults",
+        },
+    }
+
+
+def format_seconds(s: float) -> str:
+    s = float(s)
+    if s < 90:
+        return f"{s:.0f}s"
+    if s < 5400:
+        return f"{s / 60:.1f}min"
+    return f"{s / 3600:.1f}h"

@@ -1,0 +1,596 @@
+"""The study file: schema, ``${ENV}`` expansion and validation with file:line error messages.
+
+A study is a YAML mapping::
+
+    name: xnli-fewshot
+    task: nli                                   # default for every setting
+    models: [${XSHOT_MODEL:-xlm-roberta-base}]  # ${VAR} / ${VAR:-default} expand in any string
+    methods:                                    # a name, or a mapping with per-method overrides
+      - finetune
+      - {name: lora, learning_rate: 5.0e-4, options: {r: 8}}
+    seeds: [1, 2, 3]
+    languages: [de, sw]                         # fills "{lang}" placeholders (see settings)
+    defaults: {max_steps: 200, batch_size: 16, eval_limit: 1000}   # any RunConfig field
+    resources: {num_cpus: 1, num_gpus: auto}    # what one cell asks of Ray
+    settings:                                   # the train sets: each is crossed with models x methods x k x seeds
+      - name: source-fewshot
+        train: xnli:en:dev
+        k: [4, 16, 64]                          # null = all the training data
+        eval: ["xnli:{lang}:test"]              # one cell evaluates on every language
+      - name: target-fewshot
+        train: xnli:en:dev
+        k: [16]
+        target_train: "xnli:{lang}:dev"         # "{lang}" in train/target_train: one cell per language,
+        target_k: [4, 16]                       # each evaluated on its own language
+        eval: ["xnli:{lang}:test"]
+
+Overrides apply in the order ``defaults`` < setting < method (``options`` dicts are merged).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator
+
+from xshot.errors import XshotError
+from xshot.training.config import RunConfig
+
+DEFAULT_METHODS: tuple[str, ...] = ("finetune", "prompt", "soft-prompt", "lora", "dualcl")
+
+#: RunConfig fields that the grid itself sets; every other RunConfig field may be overridden.
+GRID_FIELDS = frozenset({"task", "model", "method", "train", "k", "seed", "eval", "target_train", "target_k"})
+
+#: Dataset name -> task, for the consistency check (datasets not listed here are accepted for any task).
+DATASET_TASKS: dict[str, str] = {
+    "xnli": "nli",
+    "wikiann": "ner",
+    "wikiann-rahimi": "ner",
+    "panx": "ner",
+    "pan-x": "ner",
+    "masakhaner": "ner",
+    "masakhaner1": "ner",
+    "masakhaner2": "ner",
+    "conll2002": "ner",
+}
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+LANG = "{lang}"
+
+
+# --------------------------------------------------------------------------------------------------
+# method names and dataset specs
+# --------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def known_methods() -> tuple[str, ...]:
+    """Names in the method registry (``xshot.methods``) when it is importable, else the five built-in ones."""
+    for module_name in ("xshot.methods.registry", "xshot.methods"):
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:
+            continue
+        for attr in ("METHOD_NAMES", "METHODS", "REGISTRY", "names", "available", "method_names"):
+            obj = getattr(module, attr, None)
+            try:
+                names = tuple(str(n) for n in (obj() if callable(obj) else obj or ()))
+            except Exception:
+                continue
+            if names:
+                return names
+    return DEFAULT_METHODS
+
+
+def _is_path_spec(spec: str) -> bool:
+    base = spec.split("?", 1)[0]
+    return "/" in base or "\\" in base or base.endswith((".tsv", ".csv", ".txt", ".conll", ".jsonl", ".json"))
+
+
+@functools.lru_cache(maxsize=None)
+def _data_spec_parser() -> Any:
+    """The data package's own spec parser, when it has one (``parse_spec``)."""
+    for module_name in ("xshot.data.specs", "xshot.data.spec", "xshot.data"):
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:
+            continue
+        fn = getattr(module, "parse_spec", None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def spec_error(spec: str) -> str | None:
+    """Why ``spec`` is not a dataset spec (``NAME:LANG[:SPLIT]``, ``hf:...`` or a file path), or None if it is one."""
+    if not isinstance(spec, str) or not spec.strip():
+        return "empty dataset spec"
+    if spec != spec.strip():
+        return f"dataset spec {spec!r} has surrounding whitespace"
+    check = spec.replace(LANG, "xx")
+    parser = _data_spec_parser()
+    if parser is not None:
+        try:
+            parser(check)
+        except XshotError as err:
+            return err.message
+        except ValueError as err:
+            return f"malformed dataset spec {spec!r}: {err}"
+        except Exception:
+            pass
+        else:
+            return None
+    if _is_path_spec(check):
+        return None
+    base = check.split("?", 1)[0]
+    parts = base.split(":")
+    name = parts[0].lower()
+    if (
+        len(parts) < 2
+        or any(not p for p in parts)
+        or any(ch.isspace() for ch in base)
+        or not _NAME_RE.match(name)
+        or (name in DATASET_TASKS and len(parts) > 3)
+    ):
+        return f"malformed dataset spec {spec!r}: expected NAME:LANG[:SPLIT] (e.g. xnli:en:dev), hf:ID or a file path"
+    return None
+
+
+def _parsed(spec: str) -> Any:
+    """The data package's parse of ``spec`` (None when it has no parser or rejects the spec)."""
+    parser = _data_spec_parser()
+    if parser is None:
+        return None
+    try:
+        return parser(spec.replace(LANG, "xx"))
+    except Exception:
+        return None
+
+
+def dataset_name(spec: str) -> str | None:
+    """The NAME of a built-in ``NAME:LANG[:SPLIT]`` spec (None for files and ``hf:`` specs)."""
+    if not spec:
+        return None
+    parsed = _parsed(spec)
+    if parsed is not None:
+        kind = getattr(parsed, "kind", None)
+        return kind if kind in _builtin_tasks() else None
+    if _is_path_spec(spec) or ":" not in spec:
+        return None
+    name = spec.split(":", 1)[0].lower()
+    return None if name == "hf" else name
+
+
+def dataset_task(spec: str) -> str | None:
+    """The task of a built-in dataset spec, None when unknown."""
+    return _builtin_tasks().get(dataset_name(spec) or "")
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_tasks() -> dict[str, str]:
+    try:
+        from xshot.data.spec import BUILTINS  # type: ignore[attr-defined]
+
+        return {**DATASET_TASKS, **{name: b.task for name, b in BUILTINS.items()}}
+    except Exception:
+        return DATASET_TASKS
+
+
+def spec_language(spec: str | None) -> str | None:
+    """The language a spec names (the LANG of ``NAME:LANG[:SPLIT]``, or a file spec's ``?lang=``)."""
+    if not spec:
+        return None
+    parsed = _parsed(spec)
+    if parsed is not None:
+        return getattr(parsed, "language", None)
+    if dataset_name(spec) is None:
+        return None
+    return spec.split("?", 1)[0].split(":")[1] or None
+
+
+def _check_spec(value: str | None) -> str | None:
+    if value is None:
+        return value
+    err = spec_error(value)
+    if err:
+        raise ValueError(err)
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    if value is None or isinstance(value, (list, tuple)):
+        return value
+    return [value]
+
+
+# --------------------------------------------------------------------------------------------------
+# schema
+# --------------------------------------------------------------------------------------------------
+def _override_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, info in RunConfig.model_fields.items():
+        if name in GRID_FIELDS:
+            continue
+        # Unset means "keep RunConfig's default"; the annotation stays strict (no explicit null for an int).
+        fields[name] = (info.annotation, Field(default=None, description=info.description))
+    return fields
+
+
+RunOverrides = create_model(  # type: ignore[call-overload]
+    "RunOverrides",
+    __config__=ConfigDict(extra="forbid", protected_namespaces=()),
+    **_override_fields(),
+)
+RunOverrides.__doc__ = "Any RunConfig field that the grid does not set (learning_rate, max_steps, options, ...)."
+
+
+def overrides_of(model: BaseModel) -> dict[str, Any]:
+    """The RunConfig overrides explicitly given in ``model`` (a RunOverrides or a subclass)."""
+    data = model.model_dump(exclude_unset=True)
+    return {k: v for k, v in data.items() if k in RunOverrides.model_fields}
+
+
+class MethodSpec(RunOverrides):  # type: ignore[misc, valid-type]
+    """A method of the study, with its own hyper-parameter overrides."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        names = known_methods()
+        if value not in names:
+            raise ValueError(f"unknown method {value!r} (known: {', '.join(names)})")
+        return value
+
+
+class Resources(BaseModel):
+    """What one cell asks of a Ray cluster. ``num_gpus: auto`` = 1 when the cluster has GPUs, else 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float = Field(default=1, ge=0)
+    num_gpus: float | Literal["auto"] = "auto"
+    memory_gb: float | None = Field(default=None, gt=0)
+
+
+class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
+    """One train set (source few-shot, target few-shot or full data) and what it is evaluated on."""
+
+    name: str
+    task: Optional[Literal["nli", "ner"]] = None
+    train: str
+    k: Optional[list[Optional[int]]] = None
+    target_train: Optional[str] = None
+    target_k: Optional[list[Optional[int]]] = None
+    languages: Optional[list[str]] = None
+    eval: Optional[list[str]] = None
+    methods: Optional[list[str]] = None
+    seeds: Optional[list[int]] = None
+
+    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", mode="before")(_as_list)
+    _specs = field_validator("train", "target_train")(_check_spec)
+
+    @field_validator("eval", mode="before")
+    @classmethod
+    def _eval_list(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("eval")
+    @classmethod
+    def _eval_specs(cls, value: list[str] | None) -> list[str] | None:
+        for spec in value or []:
+            _check_spec(spec)
+        return value
+
+    @field_validator("k", "target_k")
+    @classmethod
+    def _positive(cls, value: list[int | None] | None) -> list[int | None] | None:
+        for k in value or []:
+            if k is not None and k < 1:
+                raise ValueError(f"K must be a positive integer or null (all the data), got {k}")
+        return value
+
+
+class Study(BaseModel):
+    """A validated study file."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    task: Optional[Literal["nli", "ner"]] = None
+    models: list[str] = Field(min_length=1)
+    methods: list[MethodSpec] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    k: Optional[list[Optional[int]]] = None
+    languages: Optional[list[str]] = None
+    eval: Optional[list[str]] = None
+    defaults: RunOverrides = Field(default_factory=RunOverrides)  # type: ignore[valid-type]
+    settings: list[SettingSpec] = Field(min_length=1)
+    resources: Resources = Field(default_factory=Resources)
+    store: Optional[str] = None
+
+    #: where the study was loaded from (not part of the file)
+    _source: Optional[str] = PrivateAttr(default=None)
+
+    _lists = field_validator("models", "seeds", "k", "languages", "eval", mode="before")(_as_list)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _method_entries(cls, value: Any) -> Any:
+        value = _as_list(value)
+        if isinstance(value, list):
+            return [{"name": m} if isinstance(m, str) else m for m in value]
+        return value
+
+    @field_validator("eval")
+    @classmethod
+    def _eval_specs(cls, value: list[str] | None) -> list[str] | None:
+        for spec in value or []:
+            _check_spec(spec)
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        for m in value:
+            if not m.strip():
+                raise ValueError("empty model name")
+        return value
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def method(self, name: str) -> MethodSpec:
+        for m in self.methods:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------------
+Path_ = tuple[Any, ...]
+
+
+def _line_map(text: str, path: str) -> dict[Path_, int]:
+    """YAML path -> 1-based line of the key (mappings) or item (sequences); rejects duplicate keys."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        line = mark.line + 1 if mark else None
+        if line is not None and "${" in (text.splitlines()[line - 1:line] or [""])[0]:
+            problem += " (quote values with ${...} inside [...] or {...}: \"${VAR:-default}\")"
+        raise XshotError(f"invalid YAML: {problem}", path, line) from None
+    lines: dict[Path_, int] = {(): 1}
+
+    def walk(node: Any, at: Path_) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    raise XshotError(f"duplicate key {key!r}", path, key_node.start_mark.line + 1)
+                seen.add(key)
+                lines[at + (key,)] = key_node.start_mark.line + 1
+                walk(value_node, at + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[at + (i,)] = item.start_mark.line + 1
+                walk(item, at + (i,))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def line_of(lines: dict[Path_, int], loc: tuple[Any, ...]) -> int | None:
+    """The line of the longest prefix of ``loc`` that the file has (elements it lacks are skipped)."""
+    best = None
+    at: Path_ = ()
+    for elem in loc:
+        if at + (elem,) in lines:
+            at = at + (elem,)
+            best = lines[at]
+    return best if best is not None else lines.get(())
+
+
+def expand_env(value: str, env: dict[str, str] | None = None) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` (default used when VAR is unset or empty)."""
+    env = os.environ if env is None else env
+
+    def sub(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        val = env.get(var)
+        if val:
+            return val
+        if default is not None:
+            return default
+        if val is not None:  # set but empty, no default
+            return val
+        raise KeyError(var)
+
+    return _ENV_RE.sub(sub, value)
+
+
+def _expand_tree(data: Any, lines: dict[Path_, int], path: str, at: Path_ = ()) -> Any:
+    if isinstance(data, str):
+        try:
+            return expand_env(data)
+        except KeyError as err:
+            raise XshotError(
+                f"environment variable {err.args[0]} is not set (write ${{{err.args[0]}:-default}} to give a default)",
+                path,
+                line_of(lines, at),
+            ) from None
+    if isinstance(data, dict):
+        return {k: _expand_tree(v, lines, path, at + (k,)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_expand_tree(v, lines, path, at + (i,)) for i, v in enumerate(data)]
+    return data
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for elem in loc:
+        if isinstance(elem, int):
+            out += f"[{elem}]"
+        else:
+            out += ("." if out else "") + str(elem)
+    return out or "the study"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``loc`` (for listing the allowed keys)."""
+    import typing
+
+    model: Any = Study
+    for elem in loc:
+        if isinstance(elem, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or elem not in model.model_fields:
+            return None
+        ann = model.model_fields[elem].annotation
+        while True:
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                break
+            if not args:
+                break
+            ann = args[0]
+        model = ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        model = _model_at(parent)
+        allowed = ""
+        if model is not None:
+            own = [n for n in model.model_fields if n not in RunOverrides.model_fields]
+            names = own + [n for n in model.model_fields if n in RunOverrides.model_fields]
+            allowed = f" (allowed: {', '.join(names)})"
+        return f"unknown key {loc[-1]!r} in {_where(parent)}{allowed}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r} in {_where(loc[:-1])}"
+    msg = str(err.get("msg", "invalid value"))
+    if msg.startswith("Value error, "):
+        return f"{_where(loc)}: {msg[len('Value error, '):]}"
+    got = err.get("input")
+    got_s = repr(got)
+    if len(got_s) > 60:
+        got_s = got_s[:57] + "..."
+    return f"{_where(loc)}: {msg} (got {got_s})"
+
+
+def parse_study(text: str, path: str | Path = "<study>") -> tuple[Study, dict[Path_, int]]:
+    """Parse and validate study text; returns the study and its YAML line map."""
+    import yaml
+
+    path = str(path)
+    lines = _line_map(text, path)
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:  # pragma: no cover - compose above already parsed it
+        raise XshotError(f"invalid YAML: {err}", path) from None
+    if not isinstance(data, dict):
+        raise XshotError("a study file must be a YAML mapping (name, models, methods, settings, ...)", path, 1)
+    data = _expand_tree(data, lines, path)
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: line_of(lines, tuple(e.get("loc", ()))) or 0)
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise XshotError(_format_error(first) + more, path, line_of(lines, tuple(first.get("loc", ())))) from None
+    study._source = path
+    _check(study, lines, path)
+    return study, lines
+
+
+def load_study(path: str | Path) -> Study:
+    """Read, expand and validate a study file; any problem is an :class:`XshotError` naming the file and line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise XshotError("no such study file", p) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise XshotError(f"cannot read study file: {err}", p) from None
+    study, _ = parse_study(text, p)
+    return study
+
+
+def setting_ks(study: Study, setting: SettingSpec) -> list[int | None] | None:
+    """The K values of a setting (its own, else the study's); ``k: null`` means [None] (all the data)."""
+    for owner in (setting, study):
+        if "k" in owner.model_fields_set:
+            return owner.k if owner.k is not None else [None]
+    return None
+
+
+def _check(study: Study, lines: dict[Path_, int], path: str) -> None:
+    """Cross-field checks that pydantic's per-field validation cannot do."""
+
+    def fail(msg: str, loc: tuple[Any, ...]) -> None:
+        raise XshotError(msg, path, line_of(lines, loc))
+
+    method_names = [m.name for m in study.methods]
+    for i, name in enumerate(method_names):
+        if name in method_names[:i]:
+            fail(f"method {name!r} is listed twice", ("methods", i))
+    names: set[str] = set()
+    for i, s in enumerate(study.settings):
+        at = ("settings", i)
+        if s.name in names:
+            fail(f"setting name {s.name!r} is used twice", at + ("name",))
+        names.add(s.name)
+        task = s.task or study.task
+        if task is None:
+            task = dataset_task(s.train)
+            if task is None:
+                fail(f"settings[{i}] ({s.name}): no task given (set task: nli|ner)", at)
+        for key, specs in (("train", [s.train]), ("target_train", [s.target_train]), ("eval", s.eval or study.eval or [])):
+            for spec in specs:
+                if spec is None:
+                    continue
+                known = dataset_task(spec)
+                if known is not None and known != task:
+                    fail(f"dataset {spec!r} is a {known.upper()} set but settings[{i}] ({s.name}) has task {task}", at + (key,))
+        ks = setting_ks(study, s)
+        if ks is None:
+            fail(f"settings[{i}] ({s.name}): no k given (a list of shots, or null for all the training data)", at)
+        if ks == []:
+            fail(f"settings[{i}] ({s.name}): k is an empty list", at + ("k",))
+        if s.target_k is not None and s.target_train is None:
+            fail(f"settings[{i}] ({s.name}): target_k without target_train", at + ("target_k",))
+        if s.target_k == []:
+            fail(f"settings[{i}] ({s.name}): target_k is an empty list", at + ("target_k",))
+        evals = s.eval if s.eval is not None else study.eval
+        if not evals:
+            fail(f"settings[{i}] ({s.name}): no eval sets (eval: [...] here or at the top level)", at)
+        langs = s.languages if s.languages is not None else study.languages
+        uses_lang = [key for key, values in (("train", [s.train]), ("target_train", [s.target_train or ""]),
+                                             ("eval", evals)) if any(LANG in v for v in values)]
+        if uses_lang and not langs:
+            fail(f"settings[{i}] ({s.name}): '{LANG}' is used but no languages are given", at + (uses_lang[0],))
+        if s.methods is not None:
+            for j, m in enumerate(s.methods):
+                if m not in method_names:
+                    fail(f"settings[{i}] ({s.name}): method {m!r} is not in the study's methods", at + ("methods", j))
+        if s.seeds == []:
+            fail(f"settings[{i}] ({s.name}): seeds is an empty list", at + ("seeds",))

@@ -1,0 +1,371 @@
+"""The results store: one SQLite file (WAL mode), one row per (cell, evaluation set).
+
+A cell's rows are replaced in a single transaction, so a study killed at any moment (``kill -9``
+included) leaves every cell either fully recorded or absent, never half-written. A cell that failed
+has exactly one row, with ``status = 'failed'``, its error and an empty ``eval_set``; rerunning a
+study retries it (the retry replaces that row).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from xshot.errors import XshotError
+from xshot.studies.spec import spec_language
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from xshot.studies.grid import Cell
+
+SCHEMA_VERSION = 1
+FAILED_EVAL_SET = ""  # the eval_set of a failed cell's single row
+
+# column name -> SQL type, in table order
+COLUMNS: dict[str, str] = {
+    "cell": "TEXT NOT NULL",
+    "eval_set": "TEXT NOT NULL",
+    "study": "TEXT",
+    "setting": "TEXT",
+    "status": "TEXT NOT NULL CHECK (status IN ('done', 'failed'))",
+    "error": "TEXT",
+    "traceback": "TEXT",
+    "task": "TEXT",
+    "model": "TEXT",
+    "method": "TEXT",
+    "train": "TEXT",
+    "k": "INTEGER",
+    "seed": "INTEGER",
+    "target_train": "TEXT",
+    "target_k": "INTEGER",
+    "language": "TEXT",
+    "source_language": "TEXT",
+    "primary_metric": "TEXT",
+    "score": "REAL",
+    "ci_low": "REAL",
+    "ci_high": "REAL",
+    "n": "INTEGER",
+    "scores": "TEXT",  # JSON {metric: value}
+    "ci": "TEXT",  # JSON {metric: [low, high]}
+    "train_s": "REAL",
+    "eval_s": "REAL",  # this evaluation set's evaluation time
+    "load_s": "REAL",
+    "cell_eval_s": "REAL",  # the whole cell's evaluation time
+    "wall_s": "REAL",  # the cell's wall-clock time as the executor saw it
+    "peak_memory_mb": "REAL",
+    "trainable_params": "INTEGER",
+    "total_params": "INTEGER",
+    "fertility": "REAL",
+    "versions": "TEXT",  # JSON
+    "config": "TEXT",  # JSON RunConfig.model_dump()
+    "method_config": "TEXT",  # JSON
+    "notes": "TEXT",  # JSON list
+    "created_at": "TEXT",
+}
+
+#: the DataFrame's leading columns (the report reads these names), then score_/ci_low_/ci_high_<metric>
+FRAME_COLUMNS = [
+    "cell", "study", "status", "error", "task", "model", "method", "train", "source_language", "k", "seed",
+    "eval_set", "language", "primary_metric", "score", "ci_low", "ci_high",
+]
+FRAME_TAIL = [
+    "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
+    "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
+    "traceback",
+]
+_INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _float(x: Any) -> float | None:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int(x: Any) -> int | None:
+    try:
+        return int(x) if x is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    import platform
+    from importlib import metadata
+
+    out = [("python", platform.python_version())]
+    for pkg in ("xshot", "torch", "transformers", "peft"):
+        try:
+            out.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            pass
+    return tuple(out)
+
+
+def driver_versions() -> dict[str, str]:
+    """Library versions, read from package metadata (no heavy imports)."""
+    return dict(_versions())
+
+
+def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    """The store rows of one finished cell.
+
+    ``outcome`` is ``{"status": "done", "metrics": <metrics.json dict>, "wall_s": ...}`` or
+    ``{"status": "failed", "error": "...", "traceback": "...", "wall_s": ...}``.
+    """
+    cfg = cell.config
+    base: dict[str, Any] = {
+        "cell": cell.key,
+        "study": cell.study,
+        "setting": cell.setting,
+        "task": cfg.task,
+        "model": cfg.model,
+        "method": cfg.method,
+        "train": cfg.train,
+        "k": cfg.k,
+        "seed": cfg.seed,
+        "target_train": cfg.target_train,
+        "target_k": cfg.target_k,
+        "source_language": spec_language(cfg.train),
+        "config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
+        "wall_s": _float(outcome.get("wall_s")),
+        "created_at": _now(),
+    }
+    if outcome.get("status") != "done":
+        return [
+            {
+                **base,
+                "eval_set": FAILED_EVAL_SET,
+                "status": "failed",
+                "error": str(outcome.get("error") or "unknown error"),
+                "traceback": outcome.get("traceback"),
+                "versions": json.dumps(outcome.get("versions") or driver_versions(), sort_keys=True),
+            }
+        ]
+    m = outcome["metrics"]
+    times = m.get("time") or {}
+    params = m.get("params") or {}
+    primary = m.get("primary_metric") or ("f1" if cfg.task == "ner" else "accuracy")
+    evaluations = m.get("evaluations") or {}
+    per_set_eval = _float(times.get("eval_s"))
+    base.update(
+        status="done",
+        source_language=m.get("source_language") or base["source_language"],
+        primary_metric=primary,
+        train_s=_float(times.get("train_s")),
+        load_s=_float(times.get("load_s")),
+        cell_eval_s=per_set_eval,
+        peak_memory_mb=_float(m.get("peak_memory_mb")),
+        trainable_params=_int(params.get("trainable")),
+        total_params=_int(params.get("total")),
+        versions=json.dumps(m.get("versions") or {}, sort_keys=True),
+        method_config=json.dumps(m.get("method_config") or {}, sort_keys=True, default=str),
+        notes=json.dumps(list(m.get("notes") or []), default=str),
+    )
+    rows = []
+    for name, ev in evaluations.items():
+        ev = ev or {}
+        spec = ev.get("spec") or name
+        scores = {k: _float(v) for k, v in (ev.get("scores") or {}).items() if _float(v) is not None}
+        ci: dict[str, list[float | None]] = {}
+        for k, v in (ev.get("ci") or {}).items():
+            if isinstance(v, (list, tuple)) and len(v) == 2:
+                ci[k] = [_float(v[0]), _float(v[1])]
+        interval = ci.get(primary, [None, None])
+        eval_s = _float(ev.get("eval_s"))
+        if eval_s is None and per_set_eval is not None and evaluations:
+            eval_s = per_set_eval / len(evaluations)
+        rows.append(
+            {
+                **base,
+                "eval_set": spec,
+                "language": ev.get("language") or spec_language(spec),
+                "score": scores.get(primary),
+                "ci_low": interval[0],
+                "ci_high": interval[1],
+                "n": _int(ev.get("n")),
+                "scores": json.dumps(scores, sort_keys=True),
+                "ci": json.dumps(ci, sort_keys=True),
+                "eval_s": eval_s,
+                "fertility": _float(ev.get("fertility")),
+            }
+        )
+    return rows
+
+
+def check_metrics(metrics: Any, config: Any) -> str | None:
+    """Why a runner's return value is not a usable metrics dict, or None."""
+    if not isinstance(metrics, dict):
+        return f"runner returned {type(metrics).__name__}, not a metrics dict"
+    evaluations = metrics.get("evaluations")
+    if not isinstance(evaluations, dict):
+        return "runner returned metrics without an 'evaluations' mapping"
+    if config.eval and not evaluations:
+        return "runner returned no evaluations"
+    for name, ev in evaluations.items():
+        if not isinstance(ev, dict) or not isinstance(ev.get("scores"), dict):
+            return f"runner returned evaluation {name!r} without scores"
+    return None
+
+
+class ResultsStore:
+    """An embedded SQLite results store (safe to kill at any moment; see the module docstring)."""
+
+    def __init__(self, path: str | Path, create: bool = True, timeout: float = 60.0):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise XshotError("no such results store", self.path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._init_schema(create)
+        except sqlite3.DatabaseError as err:
+            raise XshotError(f"not a results store: {err}", self.path) from None
+
+    # ------------------------------------------------------------------ schema
+    def _init_schema(self, create: bool) -> None:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "results" in tables:
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(results)")}
+            missing = [c for c in COLUMNS if c not in have]
+            for col in missing:  # forward-compatible: add columns a newer xshot knows
+                decl = COLUMNS[col].replace("NOT NULL", "").split("CHECK")[0]
+                self._db.execute(f"ALTER TABLE results ADD COLUMN {col} {decl}")
+            return
+        if not create:
+            raise XshotError("not a results store (no results table)", self.path)
+        cols = ",\n  ".join(f"{name} {decl}" for name, decl in COLUMNS.items())
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS results (\n  {cols},\n  PRIMARY KEY (cell, eval_set)\n)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS results_study ON results (study)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------ writing
+    def record(self, cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:
+        """Replace the cell's rows with those of ``outcome``, in one transaction. Returns the rows."""
+        rows = rows_from_outcome(cell, outcome)
+        self.write_rows(cell.key, rows)
+        return rows
+
+    def write_rows(self, cell_key: str, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        for attempt in range(5):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError:  # locked beyond busy_timeout by another writer
+                if attempt == 4:
+                    raise
+                time.sleep(1.0 + attempt)
+        try:
+            self._db.execute("DELETE FROM results WHERE cell = ?", (cell_key,))
+            for row in rows:
+                self._insert_row(row)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _insert_row(self, row: dict[str, Any]) -> None:
+        names = [c for c in COLUMNS if c in row]
+        self._db.execute(
+            f"INSERT INTO results ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+            [row[c] for c in names],
+        )
+
+    # ------------------------------------------------------------------ reading
+    def cell_status(self) -> dict[str, str]:
+        """cell key -> 'done' (every row done) or 'failed'."""
+        cur = self._db.execute(
+            "SELECT cell, SUM(status != 'done') AS bad FROM results GROUP BY cell"
+        )
+        return {r["cell"]: ("failed" if r["bad"] else "done") for r in cur}
+
+    def done_keys(self) -> set[str]:
+        return {k for k, s in self.cell_status().items() if s == "done"}
+
+    def rows(self, study: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM results"
+        args: tuple[Any, ...] = ()
+        if study is not None:
+            sql += " WHERE study = ?"
+            args = (study,)
+        sql += " ORDER BY rowid"
+        return [dict(r) for r in self._db.execute(sql, args)]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def to_dataframe(self, study: str | None = None) -> "pd.DataFrame":
+        """One row per (cell, evaluation set); see :data:`FRAME_COLUMNS` and ``score_<metric>`` columns."""
+        import pandas as pd
+
+        records = []
+        metric_names: list[str] = []
+        for row in self.rows(study):
+            rec = {c: row.get(c) for c in FRAME_COLUMNS + FRAME_TAIL}
+            if rec["eval_set"] == FAILED_EVAL_SET:
+                rec["eval_set"] = None
+            scores = json.loads(row["scores"]) if row.get("scores") else {}
+            ci = json.loads(row["ci"]) if row.get("ci") else {}
+            for name in list(scores) + list(ci):
+                if name not in metric_names:
+                    metric_names.append(name)
+            for name in scores:
+                rec[f"score_{name}"] = scores[name]
+            for name, (lo, hi) in ci.items():
+                rec[f"ci_low_{name}"] = lo
+                rec[f"ci_high_{name}"] = hi
+            records.append(rec)
+        metric_cols = []
+        for name in sorted(metric_names):
+            metric_cols += [f"score_{name}", f"ci_low_{name}", f"ci_high_{name}"]
+        columns = FRAME_COLUMNS + metric_cols + FRAME_TAIL
+        df = pd.DataFrame.from_records(records, columns=columns)
+        for col in _INT_COLUMNS:
+            df[col] = df[col].astype("Int64")
+        for col in ["score", "ci_low", "ci_high", *metric_cols, "train_s", "eval_s", "peak_memory_mb", "fertility",
+                    "load_s", "cell_eval_s", "wall_s"]:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        return df
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except Exception:  # pragma: no cover
+            pass
+
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,158 @@
+"""xshot run / plan / results through the CLI entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from xshot.cli import main
+from xshot.studies.grid import expand
+from xshot.studies.plan import calibrate, default_costs, estimate, model_size_factor, train_steps
+from xshot.studies.spec import load_study
+from xshot.studies.store import ResultsStore
+
+
+@pytest.fixture
+def ran(tmp_path, make_study, runner, capsys):
+    """A tiny study run to completion with the fake runner: (study path, store path, cells)."""
+    study, store = make_study(), tmp_path / "r.sqlite"
+    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 0
+    capsys.readouterr()
+    return study, store, expand(load_study(study))
+
+
+def test_run_reports_and_resumes(ran, runner, capsys):
+    study, store, cells = ran
+    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "8 cells, 8 already done, 0 to run" in out
+    assert "0 done, 0 failed, 8 skipped" in out
+
+
+def test_run_model_override_and_default_store(tmp_path, make_study, runner, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study = make_study()
+    assert main(["run", str(study), "--runner", runner, "-q", "--model", "/models/x"]) == 0
+    with ResultsStore(tmp_path / "runs" / "tiny.sqlite", create=False) as store:
+        assert set(store.to_dataframe().model) == {"/models/x"}
+
+
+def test_run_failed_cells_are_reported(tmp_path, make_study, runner, capsys, monkeypatch):
+    monkeypatch.setenv("FAKE_RUNNER_FAIL", "finetune")
+    store = tmp_path / "r.sqlite"
+    main(["run", str(make_study()), "--store", str(store), "--runner", runner, "-q"])
+    out = capsys.readouterr().out
+    assert "4 done, 4 failed" in out and "rerun the same command to retry them" in out
+    with ResultsStore(store) as s:
+        assert sorted(s.cell_status().values()) == ["done"] * 4 + ["failed"] * 4
+
+
+def test_run_bad_data_root_is_a_user_error(tmp_path, make_study, capsys):
+    assert main(["run", str(make_study()), "--data-root", str(tmp_path / "nope")]) == 2
+    assert "--data-root is not a directory" in capsys.readouterr().err
+
+
+def test_plan_table_without_store(tmp_path, make_study, capsys):
+    assert main(["plan", str(make_study()), "--store", str(tmp_path / "none.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "study tiny: 8 cells" in out
+    assert "finetune" in out and "lora" in out and "pending" in out
+    assert "8 pending" in out and "default per-method timings" in out
+    assert not (tmp_path / "none.sqlite").exists()  # plan never creates a store
+
+
+def test_plan_json_defaults(tmp_path, make_study, capsys):
+    assert main(["plan", str(make_study()), "--json", "--store", str(tmp_path / "none.sqlite")]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["study"] == "tiny"
+    assert len(plan["cells"]) == 8
+    cell = plan["cells"][0]
+    assert (cell["method"], cell["k"], cell["seed"], cell["status"], cell["steps"]) == ("finetune", 4, 1, "pending", 5)
+    assert cell["eval"] == ["xnli:de:test", "xnli:sw:test"] and cell["eval_examples"] == 100
+    assert cell["est_s"] == pytest.approx(cell["est_load_s"] + cell["est_train_s"] + cell["est_eval_s"], abs=0.05)
+    est = plan["estimate"]
+    assert (est["cells"], est["pending"], est["to_run"], est["basis"]) == (8, 8, 8, "defaults")
+    assert est["to_run_s"] == pytest.approx(sum(c["est_s"] for c in plan["cells"]), abs=0.5)
+
+
+def test_plan_json_calibrated_from_store(ran, capsys):
+    study, store, cells = ran
+    assert main(["plan", str(study), "--json", "--store", str(store)]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    est = plan["estimate"]
+    assert (est["done"], est["to_run"], est["to_run_s"], est["basis"], est["calibrated_from_cells"]) == (8, 0, 0, "store", 8)
+    # the fake runner reports train_s = 1.0 and eval_s = 0.5 per set for every cell: calibration reproduces it
+    for c in plan["cells"]:
+        assert c["status"] == "done"
+        assert c["est_train_s"] == pytest.approx(1.0, rel=0.02)
+        assert c["est_eval_s"] == pytest.approx(1.0, rel=0.02)
+    assert main(["plan", str(study), "--json", "--store", str(store), "--no-resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["estimate"]["to_run"] == 8
+
+
+def test_calibration_generalises_to_unseen_cells(ran):
+    _, store, cells = ran
+    with ResultsStore(store) as s:
+        rows = s.rows()
+    cal = calibrate(rows)
+    longer = cells[0].config.model_copy(update={"max_steps": 50, "model": "tiny-other"})
+    (r_train, _), basis = cal.ratios("finetune", "tiny-other")
+    assert basis == "store: same method"
+    _, train_pred, _ = default_costs(longer)
+    assert train_pred * r_train == pytest.approx(10.0, rel=0.05)  # 10x the steps of the measured 1.0 s
+    bigger = longer.model_copy(update={"model": "some-base-model"})  # 10x a "tiny" model's compute
+    assert default_costs(bigger)[1] * cal.ratios("finetune", bigger.model)[0][0] == pytest.approx(100.0, rel=0.05)
+    assert cal.ratios("dualcl", "x")[1] == "store: all finished cells"
+    assert calibrate([]).ratios("lora", "m") == ((1.0, 1.0), "defaults")
+
+
+def test_cost_model_pieces(make_study):
+    cells = expand(load_study(make_study()))
+    assert train_steps(cells[0].config) == 5
+    full = cells[0].config.model_copy(update={"k": None, "max_steps": None, "epochs": 1.0, "batch_size": 10})
+    assert train_steps(full) == 249  # xnli dev: 2490 examples
+    target = cells[0].config.model_copy(update={"target_train": "xnli:de:dev", "target_k": 4})
+    assert train_steps(target) == 10  # two phases of max_steps
+    assert model_size_factor("xlm-roberta-large") > model_size_factor("xlm-roberta-base") > model_size_factor("e5-small")
+    assert model_size_factor("google/mt5-xl") == 10.0 and model_size_factor("xlm-roberta-base") == 1.0
+    assert model_size_factor("gemma3-270m") == pytest.approx(270 / 110)
+    plan = estimate(cells, {cells[0].key: "done"})
+    assert plan["estimate"]["done"] == 1 and plan["estimate"]["to_run"] == 7
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_results_export_to_file(ran, tmp_path, capsys, fmt):
+    _, store, cells = ran
+    out = tmp_path / "export" / f"results.{fmt}"
+    assert main(["results", str(store), "--format", fmt, "--out", str(out)]) == 0
+    assert "wrote 16 rows" in capsys.readouterr().err
+    if fmt == "csv":
+        df = pd.read_csv(out)
+    elif fmt == "json":
+        df = pd.DataFrame(json.loads(out.read_text()))
+    else:
+        df = pd.read_parquet(out)
+    assert len(df) == 16
+    assert set(df.cell) == {c.key for c in cells}
+    for col in ("score", "ci_low", "ci_high", "score_accuracy", "ci_low_macro_f1", "train_s", "versions", "language"):
+        assert col in df.columns
+    with ResultsStore(store) as s:
+        expected = s.to_dataframe()
+    assert sorted(df.score.round(6)) == sorted(expected.score.round(6))
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_results_to_stdout_and_errors(ran, tmp_path, capsys):
+    _, store, _ = ran
+    assert main(["results", str(store)]) == 0
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert len(df) == 16
+    assert main(["results", str(store), "--format", "json", "--study", "other"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["results", str(store), "--format", "parquet"]) == 2
+    assert "give --out FILE" in capsys.readouterr().err
+    assert main(["results", str(tmp_path / "missing.sqlite")]) == 2
+    assert "no such results store" in capsys.readouterr().err

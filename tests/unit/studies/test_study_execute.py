@@ -1,0 +1,137 @@
+"""Running studies locally: recording, resumption, failed cells, the injected runner."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import study_fake_runner
+from xshot.errors import XshotError
+from xshot.studies.execute import execute_cell, resolve_runner, run_study
+from xshot.studies.grid import expand
+from xshot.studies.spec import load_study
+from xshot.studies.store import ResultsStore
+
+
+@pytest.fixture
+def cells(make_study):
+    return expand(load_study(make_study()))
+
+
+def _calls(log):
+    return log.read_text().split() if log.exists() else []
+
+
+def test_local_run_records_every_cell_and_resume_skips_them(tmp_path, cells, runner, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        result = run_study(cells, store, runner=runner, progress=False)
+        assert (result.total, result.done, result.failed, result.skipped) == (8, 8, 0, 0)
+        assert store.done_keys() == {c.key for c in cells}
+        assert store.count() == 16
+        again = run_study(cells, store, runner=runner, progress=False)
+        assert (again.done, again.skipped) == (0, 8)
+        assert _calls(log) == [c.key for c in cells]  # nothing ran twice
+        rerun = run_study(cells, store, runner=runner, resume=False, progress=False)
+        assert rerun.done == 8 and store.count() == 16  # --no-resume replaces, never duplicates
+        assert len(_calls(log)) == 16
+
+
+def test_callable_runner_gets_config_and_out_dir(tmp_path, cells):
+    seen = []
+
+    def runner(config, out_dir=None):
+        seen.append((config.key(), out_dir))
+        return study_fake_runner.run(config, out_dir)
+
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        run_study(cells[:2], store, runner=runner, runs_dir=tmp_path / "runs", progress=False)
+    assert [k for k, _ in seen] == [c.key for c in cells[:2]]
+    for key, out_dir in seen:
+        assert out_dir == (tmp_path / "runs" / key).resolve()
+        assert (out_dir / "metrics.txt").read_text() == key
+
+
+@pytest.mark.parametrize(
+    "kind, error",
+    [("error", "RuntimeError: fake failure in lora"), ("memory", "MemoryError: fake out of memory"),
+     ("xshot", "XshotError: data.tsv:3: fake user error")],
+)
+def test_failed_cells_are_recorded_and_the_study_goes_on(tmp_path, cells, runner, monkeypatch, kind, error):
+    monkeypatch.setenv("FAKE_RUNNER_FAIL", "lora")
+    monkeypatch.setenv("FAKE_RUNNER_FAIL_KIND", kind)
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        result = run_study(cells, store, runner=runner, progress=False)
+        assert (result.done, result.failed) == (4, 4)
+        df = store.to_dataframe()
+        failed = df[df.status == "failed"]
+        assert len(failed) == 4 and set(failed.method) == {"lora"}
+        assert set(failed.error) == {error}
+        assert all("Traceback" in tb for tb in failed.traceback)
+        assert len(df[df.status == "done"]) == 8
+        # failed cells are retried on rerun (resume on); done ones are not
+        monkeypatch.delenv("FAKE_RUNNER_FAIL")
+        retry = run_study(cells, store, runner=runner, progress=False)
+        assert (retry.done, retry.failed, retry.skipped) == (4, 0, 4)
+        df = store.to_dataframe()
+        assert len(df) == 16 and set(df.status) == {"done"}
+
+
+def test_malformed_metrics_are_a_failure(tmp_path, cells):
+    outcome = execute_cell("study_fake_runner:bad_run", cells[0].config)
+    assert outcome["status"] == "failed" and "evaluations" in outcome["error"]
+
+
+def test_torch_style_oom_is_a_failure(cells):
+    class OutOfMemoryError(RuntimeError):  # what torch.cuda.OutOfMemoryError derives from
+        pass
+
+    def runner(config, out_dir=None):
+        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    outcome = execute_cell(runner, cells[0].config)
+    assert outcome["status"] == "failed"
+    assert outcome["error"].startswith("OutOfMemoryError: CUDA out of memory")
+
+
+def test_system_exit_is_not_swallowed(cells):
+    def runner(config, out_dir=None):
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit):
+        execute_cell(runner, cells[0].config)
+
+
+def test_unimportable_runner_fails_before_anything_runs(tmp_path, cells):
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(XshotError, match="cannot import runner 'no_such_module_xyz:run'"):
+            run_study(cells, store, runner="no_such_module_xyz:run", progress=False)
+        with pytest.raises(XshotError, match="module:function"):
+            run_study(cells, store, runner="justaname", progress=False)
+        assert store.count() == 0
+
+
+def test_default_runner_is_the_training_runner(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("xshot.training.run")
+    fake.run = lambda config, out_dir=None: {}
+    monkeypatch.setitem(sys.modules, "xshot.training.run", fake)
+    assert resolve_runner(None) is fake.run
+
+
+def test_data_root_reaches_the_runner(tmp_path, cells):
+    seen = []
+
+    def runner(config, out_dir=None):
+        seen.append(os.environ.get("XSHOT_DATA_ROOT"))
+        return study_fake_runner.run(config)
+
+    before = os.environ.get("XSHOT_DATA_ROOT")
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        run_study(cells[:1], store, runner=runner, data_root=tmp_path, progress=False)
+    assert seen == [str(tmp_path.resolve())]
+    assert os.environ.get("XSHOT_DATA_ROOT") == before
