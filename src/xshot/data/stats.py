@@ -1,0 +1,64 @@
+"""Dataset statistics: size, label balance, words and subword fertility.
+
+Fertility (subwords per word) is a cheap predictor of how badly a multilingual tokenizer
+serves a language, which is why it sits next to the label counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from xshot.data.examples import Dataset, NLIExample
+from xshot.data.tags import count_mentions
+from xshot.errors import XshotError
+
+
+def words(dataset: Dataset) -> list[str]:
+    """NER tokens, or the whitespace-separated words of premise and hypothesis."""
+    out: list[str] = []
+    for ex in dataset.examples:
+        out += (ex.premise.split() + ex.hypothesis.split()) if isinstance(ex, NLIExample) else list(ex.tokens)
+    return out
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise XshotError(f"cannot load tokenizer {name_or_path!r}: {reason}") from err
+
+
+def fertility(tokenizer: Any, word_list: list[str]) -> float:
+    """Mean number of subwords per word, each word tokenized on its own (Rust et al., 2021)."""
+    counts = Counter(word_list)
+    if not counts:
+        return 0.0
+    unique = list(counts)
+    pieces = tokenizer(unique, add_special_tokens=False)["input_ids"]
+    return sum(len(ids) * counts[w] for w, ids in zip(unique, pieces, strict=True)) / sum(counts.values())
+
+
+def compute_stats(dataset: Dataset, tokenizer: Any = None) -> dict[str, Any]:
+    """The numbers ``xshot data stats`` shows; ``label_counts`` are entity mentions for NER."""
+    if dataset.task == "nli":
+        label_counts = Counter(ex.label for ex in dataset.examples)
+    else:
+        label_counts = count_mentions(ex.tags for ex in dataset.examples if ex.tags is not None)
+    word_list = words(dataset)
+    stats: dict[str, Any] = {
+        "name": dataset.name,
+        "task": dataset.task,
+        "language": dataset.language,
+        "examples": len(dataset),
+        "tokens": len(word_list),
+        "label_counts": {label: label_counts[label] for label in dataset.labels},
+    }
+    if "tag_scheme" in dataset.meta:
+        stats["tag_scheme"] = dataset.meta["tag_scheme"]
+    if tokenizer is not None:
+        stats["fertility"] = round(fertility(tokenizer, word_list), 4)
+    return stats
