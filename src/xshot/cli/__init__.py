@@ -30,6 +30,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 
 def _register() -> None:
+    if app.registered_commands or app.registered_groups:
+        return
     from xshot.cli import data, report, study, train
 
     for module in (data, train, study, report):
@@ -52,15 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exit_:
         return exit_.exit_code
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            if debug:
-                raise
-            err.show()
-            return 2
-        raise
+    except typer.TyperException as err:  # usage errors: missing option, bad value, unknown command
+        if debug:
+            raise
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        print(f"xshot: error: {message} (see --help)", file=sys.stderr)
+        return getattr(err, "exit_code", 2) or 2
     return 0
 
 
