@@ -1,0 +1,147 @@
+"""The report's matplotlib figures, drawn without pyplot (no global backend state) to PNG bytes."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 100
+_PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+
+
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """A fixed colour per method, in the order given (the report's method order)."""
+    return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(methods)}
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def learning_curve(
+    series: Mapping[str, Sequence[tuple[float, float, float, float]]],
+    colors: Mapping[str, str],
+    title: str,
+    ylabel: str,
+) -> bytes:
+    """Score vs K per method: ``series[method] = [(k, mean, ci_low, ci_high), ...]`` (NaN CI: none)."""
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ks: set[float] = set()
+    for method, points in series.items():
+        points = sorted(points)
+        x = [p[0] for p in points]
+        ks.update(x)
+        y = [p[1] for p in points]
+        lo = [p[2] for p in points]
+        hi = [p[3] for p in points]
+        color = colors.get(method)
+        ax.plot(x, y, marker="o", label=method, color=color)
+        if any(not math.isnan(v) for v in lo):
+            ax.fill_between(x, lo, hi, alpha=0.18, color=color, linewidth=0)
+    if ks and max(ks) / max(min(ks), 1e-9) >= 4:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(ks))
+    ax.set_xticklabels([f"{k:g}" for k in sorted(ks)])
+    ax.set_xlabel("K (shots)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def language_bars(
+    languages: Sequence[str],
+    means: Mapping[str, Mapping[str, float]],
+    errors: Mapping[str, Mapping[str, float]],
+    colors: Mapping[str, str],
+    title: str,
+    ylabel: str,
+) -> bytes:
+    """Grouped bars: one group per language, one bar per method (``means[method][language]``)."""
+    methods = list(means)
+    width = 0.8 / max(1, len(methods))
+    width = 1.5 + len(languages) * (0.3 + 0.16 * max(1, len(methods)))
+    fig = Figure(figsize=(min(14.0, max(6.4, width)), 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, method in enumerate(methods):
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(languages))]
+        ys = [means[method].get(lang, math.nan) for lang in languages]
+        es = [errors[method].get(lang, math.nan) for lang in languages]
+        es = [0.0 if math.isnan(e) else e for e in es]
+        ax.bar(xs, ys, width=width, yerr=es, capsize=3, label=method, color=colors.get(method))
+    ax.set_xticks(range(len(languages)))
+    ax.set_xticklabels(languages, rotation=45 if len(languages) > 12 else 0)
+    ax.set_xlabel("target language")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def transfer_scatter(
+    panels: Sequence[tuple[str, Sequence[tuple[str, str, float, float]]]],
+    colors: Mapping[str, str],
+    title: str,
+    ylabel: str,
+) -> bytes:
+    """One panel per predictor: ``(xlabel, [(method, language, x, y), ...])``, points labelled."""
+    fig = Figure(figsize=(3.2 * len(panels), 3.6))  # fixed margins: constrained layout costs seconds here
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.80, wspace=0.28)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (xlabel, points) in zip(axes, panels):
+        points = [p for p in points if not (math.isnan(p[2]) or math.isnan(p[3]))]
+        by_method: dict[str, list[tuple[float, float]]] = {}
+        top: dict[str, tuple[float, float]] = {}  # one label per language, at its highest point
+        for method, lang, x, y in points:
+            by_method.setdefault(method, []).append((x, y))
+            if lang not in top or y > top[lang][1]:
+                top[lang] = (x, y)
+        for lang, (x, y) in top.items():
+            ax.annotate(lang, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for method, xy in by_method.items():
+            ax.scatter([p[0] for p in xy], [p[1] for p in xy], color=colors.get(method), s=22, label=method)
+        if not points:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#777")
+        ax.margins(x=0.15, y=0.1)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    if handles:  # one legend above the panels, clear of the points
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.93),
+            ncol=len(handles),
+            fontsize=8,
+            frameon=False,
+        )
+    fig.suptitle(title, fontsize=10, y=0.99)
+    return _png(fig)

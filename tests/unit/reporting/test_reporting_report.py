@@ -1,0 +1,113 @@
+"""build_report end to end on hand-built results: files, self-contained HTML, small studies, CLI errors."""
+
+import base64
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from reporting_data import FAILED_ERROR, make_results
+
+from xshot.reporting import build_report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    df = make_results()
+    html_path = build_report(df, out)
+    return out, df, html_path
+
+
+def test_writes_all_outputs(report):
+    out, df, html_path = report
+    assert html_path == out / "report.html"
+    for name in ("report.md", "report.html", "results.csv", "summary.csv"):
+        assert (out / name).stat().st_size > 0
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert len(pngs) == 5  # one learning curve, bars and transfer scatter per K
+    assert sum(n.startswith("curve-") for n in pngs) == 1
+    assert pd.read_csv(out / "results.csv").shape[0] == len(df)
+    summary = pd.read_csv(out / "summary.csv")
+    row = summary[(summary.method == "dualcl") & (summary.language == "de") & (summary.k.astype(str) == "8")]
+    assert row["mean"].item() == pytest.approx(0.60)
+
+
+def test_markdown_content(report):
+    out, _, _ = report
+    md = (out / "report.md").read_text()
+    assert "| dualcl | **72.0 ± 2.8** †1 | **60.0 ± 2.8** †2 |" in md
+    assert "source language en" in md and "K = 32" in md
+    assert "dualcl-k32-s3" in md and FAILED_ERROR in md
+    for link in re.findall(r"\]\((figures/[^)]+\.png)\)", md):
+        assert (out / link).is_file()
+    assert "Spearman correlations" in md and "ρ syntactic" in md
+
+
+def test_html_is_self_contained(report):
+    out, _, _ = report
+    html = (out / "report.html").read_text()
+    imgs = re.findall(r'<img src="([^"]+)"', html)
+    assert len(imgs) == 5
+    for src in imgs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"(src|href)=\"(?!data:)", html)
+    assert "<link" not in html and "<script" not in html
+    assert "<strong>60.0 ± 2.8</strong>" in html
+
+
+def test_small_study_is_handled(tmp_path):
+    df = make_results(seeds=(1,), ks=(8,), targets=("de", "sw"), failed=False)
+    build_report(df, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "58.0 ± –" in md
+    assert "only one K (K = 8), so there is no learning curve" in md
+    assert "n/a (n<3)" in md
+    assert "No failed cells." in md
+    assert not list((tmp_path / "figures").glob("curve-*.png"))
+
+
+def test_rebuild_drops_stale_figures(report, tmp_path):
+    import shutil
+
+    out = tmp_path / "r"
+    shutil.copytree(report[0], out)
+    assert len(list((out / "figures").glob("*.png"))) == 5
+    build_report(make_results(ks=(8,), failed=False), out)
+    assert sorted(p.name.split("-")[0] for p in (out / "figures").glob("*.png")) == ["bars", "transfer"]
+
+
+def test_empty_results_still_give_a_report(tmp_path):
+    build_report(make_results().iloc[:0], tmp_path)
+    assert "No completed cells" in (tmp_path / "report.md").read_text()
+
+
+def test_cli_missing_store_is_one_line_exit_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "xshot", "report", str(tmp_path / "missing.sqlite"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "results store not found" in lines[0] and "missing.sqlite" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_results_csv_and_bad_inputs(tmp_path):
+    from xshot.errors import XshotError
+    from xshot.reporting import load_results
+
+    csv = tmp_path / "results.csv"
+    make_results().to_csv(csv, index=False)
+    df = load_results(csv)
+    assert len(df) == len(make_results()) and set(df.status) == {"done", "failed"}
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(XshotError, match="cannot read results CSV"):
+        load_results(tmp_path / "empty.csv")
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    with pytest.raises(XshotError, match="not a results store"):
+        load_results(tmp_path / "notes.txt")
+    with pytest.raises(XshotError, match="results store not found"):
+        load_results(tmp_path / "missing.sqlite")
