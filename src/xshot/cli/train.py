@@ -1,7 +1,186 @@
-"""Placeholder registration; filled in by the module's owner."""
+"""``xshot train``, ``xshot eval`` and ``xshot predict``: one run, and using its model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+_SPECS_HELP = "comma-separated dataset specs, e.g. xnli:de,xnli:sw or masakhaner2:swa,wikiann:de"
+
+
+def _options(pairs: list[str]) -> dict:
+    """``key=value`` pairs; values are read as YAML so numbers, booleans and mappings work."""
+    import yaml
+
+    from xshot.errors import XshotError
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise XshotError(f"--option {pair!r}: expected key=value")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def _load_yaml_config(path: Path) -> dict:
+    import yaml
+
+    from xshot.errors import XshotError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise XshotError(f"cannot read config: {err.strerror}", path) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise XshotError(f"invalid YAML: {getattr(err, 'problem', err)}", path, mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise XshotError("expected a mapping of run settings", path)
+    return data
+
+
+def run_config(values: dict, source: str | None = None):
+    """Validate settings into a RunConfig; pydantic errors become one line naming the key."""
+    from pydantic import ValidationError
+
+    from xshot.errors import XshotError
+    from xshot.training.config import RunConfig
+
+    try:
+        return RunConfig(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise XshotError(f"{where}: {first['msg']}", source) from None
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of run settings (flags override it)"),
+    task: Optional[str] = typer.Option(None, "--task", help="nli or ner"),
+    model: Optional[str] = typer.Option(None, "--model", help="Hugging Face id or local model directory"),
+    method: Optional[str] = typer.Option(None, "--method", help="finetune, prompt, soft-prompt, lora or dualcl"),
+    train_spec: Optional[str] = typer.Option(None, "--train", help="training dataset spec, e.g. xnli:en:dev"),
+    k: Optional[int] = typer.Option(None, "--k", help="shots per class (NLI) or mentions per type (NER); omit for all"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    eval_specs: Optional[str] = typer.Option(None, "--eval", help=_SPECS_HELP),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", help="stratified, seeded subset of each evaluation set"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    target_train: Optional[str] = typer.Option(None, "--target-train", help="target-language shots, after source training"),
+    target_k: Optional[int] = typer.Option(None, "--target-k"),
+    option: list[str] = typer.Option([], "--option", "-o", help="method option key=value (repeatable)"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1, mps"),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto, fp32, bf16, fp16"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output directory (metrics.json, predictions/, model/)"),
+    data_root: Optional[str] = typer.Option(None, "--data-root", help="local data root (default: $XSHOT_DATA_ROOT)"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow model code from the checkpoint"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train one method on K shots and evaluate it on every --eval set (the model is trained once)."""
+    from rich.console import Console
+
+    from xshot.training.run import run
+
+    _setup_logging(quiet)
+    values = _load_yaml_config(config) if config else {}
+    flags = {"task": task, "model": model, "method": method, "train": train_spec, "k": k, "seed": seed,
+             "eval_limit": eval_limit, "max_steps": max_steps, "epochs": epochs, "learning_rate": learning_rate,
+             "batch_size": batch_size, "target_train": target_train, "target_k": target_k, "device": device,
+             "precision": precision}
+    values.update({key: v for key, v in flags.items() if v is not None})
+    if eval_specs:
+        values["eval"] = [s.strip() for s in eval_specs.split(",") if s.strip()]
+    if option:
+        values["options"] = {**values.get("options", {}), **_options(option)}
+    if trust_remote_code:
+        values["trust_remote_code"] = True
+    cfg = run_config(values, str(config) if config else None)
+    logging.getLogger("xshot").info("config: %s", json.dumps(cfg.model_dump(mode="json"), sort_keys=True))
+    metrics = run(cfg, out, data_root=data_root, progress=not quiet)
+    _print_scores(Console(stderr=quiet), metrics)
+
+
+def _print_scores(console, metrics: dict) -> None:
+    from rich.table import Table
+
+    primary = metrics["primary_metric"]
+    table = Table(title=f"{metrics['config']['method']} · {metrics['config']['model']} · "
+                        f"trained on {metrics['config']['train']} (k={metrics['config']['k']})")
+    for col in ("evaluation set", "n", primary, "95% CI", "fertility"):
+        table.add_column(col, justify="left" if col == "evaluation set" else "right")
+    for spec, ev in metrics["evaluations"].items():
+        lo, hi = ev["ci"].get(primary, (float("nan"), float("nan")))
+        table.add_row(spec, str(ev["n"]), f"{ev['scores'][primary]:.4f}", f"[{lo:.4f}, {hi:.4f}]", f"{ev['fertility']:.2f}")
+    console.print(table)
+    t = metrics["time"]
+    console.print(f"trainable {metrics['params']['trainable']:,} / {metrics['params']['total']:,} parameters · "
+                  f"train {t['train_s']:.1f}s · eval {t['eval_s']:.1f}s · peak memory {metrics['peak_memory_mb']:.0f} MiB")
+
+
+def evaluate(
+    model_dir: Path = typer.Option(..., "--model", help="a directory written by xshot train --out"),
+    data: str = typer.Option(..., "--data", help=_SPECS_HELP),
+    split: str = typer.Option("test", "--split"),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write the scores as JSON"),
+    data_root: Optional[str] = typer.Option(None, "--data-root"),
+) -> None:
+    """Score a trained model on more evaluation sets."""
+    from xshot.data import load
+    from xshot.data.sampling import subsample
+    from xshot.io import write_json
+    from xshot.training.checkpoint import load_model
+    from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset
+    from xshot.backbone import select_device, select_precision
+
+    model, cfg = load_model(model_dir)
+    device = select_device(cfg.device)
+    rt = Runtime(device, select_precision(device, cfg.precision), data_root, True)
+    results = {}
+    for spec in [s.strip() for s in data.split(",") if s.strip()]:
+        dataset = load(spec, split, data_root)
+        if eval_limit:
+            dataset = subsample(dataset, eval_limit, EVAL_SUBSET_SEED)
+        dataset.name = spec
+        results[spec], _ = evaluate_dataset(model, dataset, rt, bootstrap=cfg.bootstrap,
+                                            label_policy=dict(cfg.label_map) or cfg.label_policy)
+    if out:
+        write_json(out, results)
+    print(json.dumps({spec: r["scores"] for spec, r in results.items()}, ensure_ascii=False, indent=1))
+
+
+def predict_cmd(
+    model_dir: Path = typer.Option(..., "--model", help="a directory written by xshot train --out"),
+    input_file: Path = typer.Option(..., "--input", help="NER: one sentence per line or CoNLL; NLI: premise/hypothesis TSV"),
+    out: Optional[Path] = typer.Option(None, "--out", help="JSONL output (default: stdout)"),
+) -> None:
+    """Label raw input with a trained model; one JSON object per example."""
+    from xshot.inference import predict_file
+    from xshot.io import write_jsonl
+    from xshot.training.checkpoint import load_model
+
+    model, cfg = load_model(model_dir)
+    rows = predict_file(model, cfg, input_file)
+    if out:
+        write_jsonl(out, rows)
+    else:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    app.command("predict")(predict_cmd)

@@ -1,0 +1,57 @@
+"""Labelling raw input files with a trained model (``xshot predict``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xshot.backbone import select_device, select_precision
+from xshot.data.examples import NERExample, NLIExample
+from xshot.data.readers import read_lines
+from xshot.errors import XshotError
+from xshot.methods.base import XshotModel
+from xshot.training.config import RunConfig
+from xshot.training.evaluate import predict
+
+
+def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample]:
+    """NER: CoNLL (token per line, blank line between sentences) or one whitespace-tokenised sentence
+    per line; NLI: TSV with premise and hypothesis columns (a ``premise hypothesis`` header is optional)."""
+    lines = read_lines(path)
+    if task == "nli":
+        examples = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) < 2:
+                raise XshotError("expected premise<TAB>hypothesis", path, number)
+            if number == 1 and cols[0].strip().lower() == "premise":
+                continue
+            examples.append(NLIExample(cols[0], cols[1], None))
+        return examples
+    conll = any(not line.strip() for line in lines) and all(len(line.split()) <= 2 for line in lines if line.strip())
+    if not conll:
+        return [NERExample(tuple(line.split()), None) for line in lines if line.strip()]
+    sentences, current = [], []
+    for line in lines + [""]:
+        if line.strip():
+            if not line.startswith("-DOCSTART-"):
+                current.append(line.split()[0])
+        elif current:
+            sentences.append(NERExample(tuple(current), None))
+            current = []
+    return sentences
+
+
+def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]:
+    examples = read_unlabelled(path, config.task)
+    if not examples:
+        raise XshotError("no examples to label", path)
+    device = select_device(config.device)
+    features = model.encode(examples)
+    class_ids = predict(model, features, device=device, dtype=select_precision(device, config.precision))
+    if config.task == "nli":
+        return [{"premise": ex.premise, "hypothesis": ex.hypothesis, "label": model.labels.classes[c[0]]}
+                for ex, c in zip(examples, class_ids)]
+    return [{"tokens": list(ex.tokens), "tags": model.labels.decode_ner(c, f.n_words)}
+            for ex, c, f in zip(examples, class_ids, features)]

@@ -1,0 +1,205 @@
+"""What every method shares: its hyper-parameters, the label space and the scored model.
+
+A method is a :class:`MethodConfig` (literature defaults, overridable per run) plus a ``build``
+function returning an :class:`XshotModel`. The model maps a padded batch to class logits at the
+scored positions (``[B, C]`` for NLI, ``[B, P, C]`` for NER words) and to a training loss, so the
+trainer, the evaluator and the CLI never need to know which method they run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from xshot.backbone import Backbone
+from xshot.data.examples import NLI_LABELS
+from xshot.errors import XshotError
+from xshot.methods.inputs import Feature, InputFormat
+
+Scheme = Literal["io", "bio"]
+
+
+@dataclass
+class MethodConfig:
+    """Optimisation defaults shared by all methods; each method overrides what the literature says."""
+
+    learning_rate: float = 2e-5
+    batch_size: int = 8
+    max_steps: int = 100
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    grad_accumulation: int = 1
+    dropout: float = 0.1
+    # The word-embedding matrix is most of a multilingual model (96M of me5-small's 118M parameters).
+    # Freezing it keeps the pretrained cross-lingual alignment of the vocabulary, which few target-language
+    # words in an English training set would otherwise pull apart, and cuts optimiser memory and time 4x.
+    freeze_embeddings: bool = True
+
+    @property
+    def uses_lm_head(self) -> bool:
+        """Whether the backbone must be loaded with its pretrained LM head (verbalizer scoring)."""
+        return False
+
+    @classmethod
+    def resolve(cls, overrides: dict[str, Any]) -> "MethodConfig":
+        """Defaults updated by ``overrides``; an unknown option is an error naming the valid ones."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise XshotError(f"unknown option(s) {', '.join(unknown)} for this method; valid: {', '.join(sorted(names))}")
+        return cls(**{k: _coerce(v, names[k]) for k, v in overrides.items()})
+
+
+def _coerce(value: Any, f: dataclasses.Field) -> Any:
+    """Options arrive as strings from the command line; convert them to the field's default type."""
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            return value.lower() in ("1", "true", "yes", "on")
+        return type(default)(value)
+    except ValueError:
+        raise XshotError(f"option {f.name}: cannot read {value!r} as {type(default).__name__}") from None
+
+
+# -- label spaces ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabelSpace:
+    """The classes a model predicts, and how gold labels map onto them."""
+
+    task: Literal["nli", "ner"]
+    classes: tuple[str, ...]
+    scheme: Scheme | None = None  # NER only
+
+    @classmethod
+    def for_task(cls, task: str, entity_types: tuple[str, ...] = (), scheme: Scheme = "bio") -> "LabelSpace":
+        if task == "nli":
+            return cls("nli", NLI_LABELS)
+        if scheme == "io":
+            return cls("ner", ("O", *entity_types), "io")
+        return cls("ner", ("O", *[f"{p}-{t}" for t in entity_types for p in "BI"]), "bio")
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        return tuple(c for c in self.classes[1:] if not c.startswith("I-")) if self.scheme == "io" else \
+            tuple(c[2:] for c in self.classes if c.startswith("B-"))
+
+    def tag_index(self) -> dict[str, int]:
+        """IOB2 tag → class index; tags of unknown types count as O (policy handled upstream)."""
+        index: dict[str, int] = {"O": 0}
+        for t in self.entity_types:
+            for p in "BI":
+                index[f"{p}-{t}"] = self.classes.index(t if self.scheme == "io" else f"{p}-{t}")
+        return _DefaultO(index)
+
+    def decode_ner(self, class_ids: list[int], n_words: int) -> list[str]:
+        """Word class predictions → valid IOB2 tags (truncated words are O)."""
+        tags: list[str] = []
+        for c in list(class_ids) + [0] * (n_words - len(class_ids)):
+            name = self.classes[c]
+            if name == "O":
+                tags.append("O")
+                continue
+            etype = name if self.scheme == "io" else name[2:]
+            continues = tags and tags[-1] != "O" and tags[-1][2:] == etype
+            inside = self.scheme == "io" or name.startswith("I-")
+            tags.append(f"I-{etype}" if inside and continues else f"B-{etype}")
+        return tags
+
+
+class _DefaultO(dict):
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+# -- batches ---------------------------------------------------------------------------------------
+def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad ids, positions and labels; scored positions are explicit, so padding side is irrelevant."""
+    length = max(len(f.input_ids) for f in features)
+    n_pos = max(1, max(len(f.positions) for f in features))
+    batch = {
+        "input_ids": torch.full((len(features), length), pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros((len(features), length), dtype=torch.long),
+        "positions": torch.zeros((len(features), n_pos), dtype=torch.long),
+        "position_mask": torch.zeros((len(features), n_pos), dtype=torch.bool),
+    }
+    labelled = all(f.labels is not None for f in features)
+    if labelled:
+        batch["labels"] = torch.full((len(features), n_pos), -100, dtype=torch.long)
+    for i, f in enumerate(features):
+        batch["input_ids"][i, : len(f.input_ids)] = torch.tensor(f.input_ids)
+        batch["attention_mask"][i, : len(f.input_ids)] = 1
+        batch["positions"][i, : len(f.positions)] = torch.tensor(f.positions, dtype=torch.long)
+        batch["position_mask"][i, : len(f.positions)] = True
+        if labelled:
+            batch["labels"][i, : len(f.labels)] = torch.tensor(f.labels)
+    return batch
+
+
+# -- the model -------------------------------------------------------------------------------------
+class XshotModel(nn.Module):
+    """A backbone body read at the scored positions, and a method-specific scorer on top.
+
+    Subclasses implement :meth:`score` (hidden states at positions → class logits) and may extend
+    :meth:`loss`. ``virtual_tokens`` is set when a soft prompt is prepended: the body's outputs
+    then start with that many virtual positions, which are sliced off before anything is read.
+    """
+
+    notes: list[str]
+
+    def __init__(self, backbone: Backbone, labels: LabelSpace, input_format: InputFormat):
+        super().__init__()
+        self.backbone = backbone
+        self.body = backbone.body
+        self.labels = labels
+        self.input_format = input_format
+        self.virtual_tokens = 0
+        self.notes = []
+
+    def freeze_input_embeddings(self) -> None:
+        self.body.get_input_embeddings().weight.requires_grad_(False)
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Parameters outside the body that stay trainable under parameter-efficient tuning."""
+        return []
+
+    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = self.body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        return hidden[:, self.virtual_tokens:]
+
+    @staticmethod
+    def at(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Hidden states at ``positions`` ([B, P]) → [B, P, D]."""
+        return hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = self.hidden_states(batch)
+        logits = self.score(hidden, batch)  # [B, P, C]
+        return logits[:, 0] if self.labels.task == "nli" else logits
+
+    def score(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = self(batch)
+        labels = batch["labels"][:, 0] if self.labels.task == "nli" else batch["labels"]
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100)
+
+    def encode(self, examples: list) -> list[Feature]:
+        if self.labels.task == "nli":
+            return self.input_format.encode_nli(examples, self.labels.classes)
+        return self.input_format.encode_ner(examples, self.labels.tag_index())
+
+    def collate(self, features: list[Feature]) -> dict[str, torch.Tensor]:
+        return collate(features, self.backbone.tokenizer.pad_token_id)
+
+    def set_language(self, language: str | None) -> None:
+        """Hook for per-language verbalizers; most methods are language-agnostic."""

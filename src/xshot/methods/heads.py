@@ -1,0 +1,103 @@
+"""Scoring heads shared by the methods: a linear classifier and verbalizer (label-word) scoring."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from xshot.backbone import Backbone
+
+
+class LinearHead(nn.Module):
+    def __init__(self, hidden_size: int, n_classes: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden_size, n_classes)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.dropout(h))
+
+
+class VocabScorer(nn.Module):
+    """LM-head logits for a few vocabulary ids only, never the whole vocabulary when avoidable.
+
+    Three cases: a decoder's head is a plain linear map, so the rows of the label words suffice
+    (exact, and what makes verbalizer scoring cheap); an encoder's MLM head has a transform first,
+    so it runs on the scored positions only and the ids are gathered; a backbone without a
+    pretrained LM head scores against its input word embeddings (tied-embedding scoring) plus a
+    learned bias. ``mode`` records which, for the run's log.
+    """
+
+    def __init__(self, backbone: Backbone):
+        super().__init__()
+        head = backbone.lm_head
+        self.lm_head = head
+        if head is None:
+            self.mode = "tied-input-embeddings"
+            self.weight_source = backbone.body.get_input_embeddings()
+            self.bias = nn.Parameter(torch.zeros(self.weight_source.num_embeddings))
+        elif isinstance(head, nn.Linear):
+            self.mode = "lm-head-rows"
+            self.weight_source = head
+            self.bias = None
+        else:
+            self.mode = "mlm-head"
+            self.bias = None
+        self.softcap = getattr(backbone.body.config, "final_logit_softcapping", None)
+
+    def forward(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """h [..., D], ids [..., K] (same leading dims, or [K] shared) → logits [..., K]."""
+        if self.mode == "mlm-head":
+            full = self.lm_head(h)
+            logits = full.gather(-1, ids.expand(*full.shape[:-1], ids.size(-1)))
+        else:
+            rows = self.weight_source.weight[ids]  # [..., K, D]
+            if ids.dim() == 1:
+                logits = F.linear(h, rows)
+            else:
+                logits = (rows * h.unsqueeze(-2)).sum(-1)
+            head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+            if head_bias is not None:
+                logits = logits + head_bias[ids]
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+    def full_vocabulary(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits over the whole vocabulary (decoder multi-token scoring and the reference path)."""
+        if self.mode == "mlm-head":
+            logits = self.lm_head(h)
+        else:
+            logits = F.linear(h, self.weight_source.weight)
+            head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+            if head_bias is not None:
+                logits = logits + head_bias
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+
+def label_word_table(backbone: Backbone, words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-token ids of each label word as it appears after a space, padded: ([C, L] ids, [C, L] mask)."""
+    pieces = backbone.word_ids(words, first=False)
+    length = max(len(p) for p in pieces)
+    ids = torch.zeros((len(pieces), length), dtype=torch.long)
+    mask = torch.zeros((len(pieces), length), dtype=torch.bool)
+    for i, p in enumerate(pieces):
+        ids[i, : len(p)] = torch.tensor(p)
+        mask[i, : len(p)] = True
+    return ids, mask
+
+
+def mean_word_scores(token_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[..., C*L] sub-token logits → [..., C] mean per label word.
+
+    At a single position, the mean of sub-token logits differs from the mean of sub-token
+    log-probabilities by the same log-normaliser for every class, so cross-entropy over classes and
+    the argmax are exactly those of mean log-probability scoring, without the full-vocabulary softmax.
+    """
+    c, length = mask.shape
+    per_token = token_logits.unflatten(-1, (c, length))
+    m = mask.to(per_token.dtype)
+    return (per_token * m).sum(-1) / m.sum(-1)

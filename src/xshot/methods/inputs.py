@@ -1,0 +1,133 @@
+"""Turning examples into token ids plus the positions a method scores.
+
+Every method reads hidden states at a few positions of its input: the first token (encoder
+classification), the ``<mask>`` (cloze), the last token (decoders) or the first sub-token of each
+word (NER). An :class:`InputFormat` builds the ids and those positions once, so the model code
+never re-derives them. DualCL additionally prepends the label names; their token spans are the
+same for every example and are kept on the format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xshot.backbone import Backbone
+from xshot.data.examples import NERExample, NLIExample
+from xshot.errors import XshotError
+
+Style = Literal["plain", "cloze", "label-prefix"]
+DECODER_PAIR_TEMPLATE = "{premise}\n{hypothesis}"
+
+
+@dataclass
+class Feature:
+    input_ids: list[int]
+    positions: list[int]  # NLI: one position; NER: one per word that survived truncation
+    labels: list[int] | None  # class index per position; None when unlabelled
+    n_words: int = 1  # NER: words in the sentence (predictions past truncation are O)
+
+
+@dataclass
+class InputFormat:
+    backbone: Backbone
+    style: Style
+    max_length: int = 256
+    template: str | None = None  # cloze NLI template
+    label_names: list[str] = field(default_factory=list)  # label-prefix: one name per class
+    label_spans: list[list[int]] = field(default_factory=list, init=False)
+    _prefix_ids: list[int] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if self.style == "label-prefix":
+            pieces = self.backbone.word_ids(self.label_names, first=True)
+            start = len(self.backbone.framing.prefix)
+            ids: list[int] = []
+            for piece in pieces:
+                self.label_spans.append(list(range(start + len(ids), start + len(ids) + len(piece))))
+                ids.extend(piece)
+            separator = self.backbone.framing.pair_separator if self.backbone.kind == "encoder" else \
+                self.backbone.tokenizer("\n", add_special_tokens=False)["input_ids"]
+            self._prefix_ids = ids + separator
+
+    # -- NLI -----------------------------------------------------------------------------------
+    def encode_nli(self, examples: list[NLIExample], classes: tuple[str, ...]) -> list[Feature]:
+        bb, tok = self.backbone, self.backbone.tokenizer
+        if self.style == "cloze":
+            texts = [self._render(ex) for ex in examples]
+            ids = tok(texts)["input_ids"]
+        elif bb.kind == "encoder":
+            enc = tok([ex.premise for ex in examples], [ex.hypothesis for ex in examples],
+                      truncation=True, max_length=self.max_length - len(self._prefix_ids))
+            ids = enc["input_ids"]
+        else:
+            ids = tok([DECODER_PAIR_TEMPLATE.format(premise=ex.premise, hypothesis=ex.hypothesis)
+                       for ex in examples])["input_ids"]
+        features = []
+        for ex, seq in zip(examples, ids):
+            seq = self._with_prefix(self._fit(seq))
+            features.append(Feature(seq, [self._nli_position(seq)],
+                                    None if ex.label is None else [classes.index(ex.label)]))
+        return features
+
+    def _render(self, ex: NLIExample) -> str:
+        mask = self.backbone.tokenizer.mask_token or ""
+        return self.template.format(premise=ex.premise, hypothesis=ex.hypothesis, mask=mask)
+
+    def _fit(self, seq: list[int]) -> list[int]:
+        """Shorten an over-long input without losing its answer slot: the premise end is cut first."""
+        excess = len(seq) - (self.max_length - len(self._prefix_ids))
+        if excess <= 0:
+            return seq
+        head = len(self.backbone.framing.prefix)
+        if self.style == "cloze" and self.backbone.kind == "encoder":
+            mask = seq.index(self.backbone.tokenizer.mask_token_id)
+            cut_end = max(head, mask - 2)  # keep the two tokens just before the mask (" ?")
+            cut_start = max(head, cut_end - excess)
+            seq = seq[:cut_start] + seq[cut_end:]
+            excess = len(seq) - (self.max_length - len(self._prefix_ids))
+            if excess <= 0:
+                return seq
+            tail = len(self.backbone.framing.suffix)
+            return seq[: len(seq) - tail - excess] + seq[len(seq) - tail:]
+        return seq[:head] + seq[head + excess:]
+
+    def _nli_position(self, seq: list[int]) -> int:
+        if self.style == "cloze" and self.backbone.kind == "encoder":
+            try:
+                return seq.index(self.backbone.tokenizer.mask_token_id)
+            except ValueError:
+                raise XshotError("the template's {mask} slot was lost; shorten the template or raise max_length")
+        return 0 if self.backbone.kind == "encoder" else len(seq) - 1
+
+    def _with_prefix(self, seq: list[int]) -> list[int]:
+        if not self._prefix_ids:
+            return seq
+        head = len(self.backbone.framing.prefix)
+        return seq[:head] + self._prefix_ids + seq[head:]
+
+    # -- NER -----------------------------------------------------------------------------------
+    def encode_ner(self, examples: list[NERExample], tag_index: dict[str, int]) -> list[Feature]:
+        bb = self.backbone
+        words = [w for ex in examples for w in ex.tokens]
+        firsts = [i == 0 for ex in examples for i in range(len(ex.tokens))]
+        # one batched tokenizer call for all words: initial words without, others with the word prefix
+        texts = [w if first else bb.word_prefix + w for w, first in zip(words, firsts)]
+        pieces = bb.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        unk = bb.tokenizer.unk_token_id
+        prefix = bb.framing.prefix + self._prefix_ids
+        budget = self.max_length - len(prefix) - len(bb.framing.suffix)
+        features, cursor = [], 0
+        for ex in examples:
+            ids, positions = list(prefix), []
+            for piece in pieces[cursor: cursor + len(ex.tokens)]:
+                piece = piece or [unk if unk is not None else bb.tokenizer.pad_token_id]
+                if len(ids) - len(prefix) + len(piece) > budget:
+                    break
+                positions.append(len(ids))
+                ids.extend(piece)
+            cursor += len(ex.tokens)
+            ids.extend(bb.framing.suffix)
+            labels = None if ex.tags is None else [tag_index[t] for t in ex.tags[: len(positions)]]
+            features.append(Feature(ids, positions, labels, n_words=len(ex.tokens)))
+        return features

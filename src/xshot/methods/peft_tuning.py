@@ -1,0 +1,54 @@
+"""Parameter-efficient tuning through peft: the body is wrapped, everything else stays as it is.
+
+The task scorer (linear head or verbalizer) is the one of the wrapped method; only the peft
+parameters and the scorer's own small parameters train. Soft prompts prepend virtual tokens to the
+body's input, so its outputs gain that many leading positions; :class:`XshotModel` slices them off
+before reading any position (peft's ``PeftModelForTokenClassification`` does not, and its token
+logits then no longer line up with the labels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xshot.methods.base import XshotModel
+from xshot.methods.prompt.config import PromptConfig
+from xshot.errors import XshotError
+
+HEADS = ("verbalizer", "linear")
+
+
+@dataclass
+class PeftConfig(PromptConfig):
+    """Shared by soft-prompt and LoRA: which scorer sits on the frozen backbone."""
+
+    head: str = "verbalizer"
+
+    @property
+    def uses_lm_head(self) -> bool:
+        return self.head == "verbalizer"
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise XshotError(f"option head must be one of {', '.join(HEADS)}, not {self.head!r}")
+
+
+def scored_model(backbone, task, entity_types, config: PeftConfig, **kwargs) -> XshotModel:
+    """The full-parameter method whose scorer this parameter-efficient method reuses."""
+    from xshot.methods import finetune, prompt
+
+    builder = prompt.build if config.head == "verbalizer" else finetune.build
+    return builder(backbone, task, entity_types, config, **kwargs)
+
+
+def wrap(model: XshotModel, peft_config) -> XshotModel:
+    from peft import get_peft_model
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.body = get_peft_model(model.body, peft_config)
+    for p in model.head_parameters():
+        p.requires_grad_(True)
+    if peft_config.is_prompt_learning:
+        model.virtual_tokens = peft_config.num_virtual_tokens
+    return model

@@ -1,0 +1,82 @@
+"""Saving and reloading a trained model: only trainable weights, always as safetensors.
+
+Full fine-tuning saves every weight; parameter-efficient methods save only their adapter (soft prompt
+or LoRA matrices) and the scorer's small parameters. Reloading rebuilds the same architecture from
+the base checkpoint named in ``xshot.json`` and loads these weights, so nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from xshot.errors import XshotError
+from xshot.io import write_json
+from xshot.methods.base import MethodConfig, XshotModel
+from xshot.training.config import RunConfig
+
+WEIGHTS = "trainable.safetensors"
+MANIFEST = "xshot.json"
+
+
+def trainable_state(model: XshotModel) -> dict[str, torch.Tensor]:
+    """Trainable tensors by name; a tensor shared under several names (tied weights) is kept once."""
+    seen: set[int] = set()
+    state = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad and id(param) not in seen:
+            seen.add(id(param))
+            state[name] = param.detach().to("cpu").contiguous()
+    return state
+
+
+def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: MethodConfig,
+               entity_types: tuple[str, ...], source_language: str | None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".weights.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        save_file(trainable_state(model), tmp, metadata={"format": "pt", "xshot": "trainable"})
+        os.replace(tmp, directory / WEIGHTS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_json(directory / MANIFEST, {
+        "run_config": config.model_dump(mode="json"),
+        "method_config": dataclasses.asdict(mcfg),
+        "entity_types": list(entity_types),
+        "source_language": source_language,
+    })
+
+
+def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
+    """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable)."""
+    from xshot.methods import get_method
+    from xshot.training.run import build_model
+
+    directory = Path(directory)
+    if (directory / "model" / MANIFEST).exists():
+        directory = directory / "model"
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        raise XshotError(f"{directory} is not a model saved by xshot (no {MANIFEST})")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    config = RunConfig(**manifest["run_config"])
+    mcfg = get_method(config.method).config_class(**manifest["method_config"])
+    model = build_model(config, mcfg, tuple(manifest["entity_types"]), manifest["source_language"])
+    state = load_file(directory / WEIGHTS)
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise XshotError(f"{directory / WEIGHTS}: weights {unknown[:3]} do not fit the rebuilt {config.method} model")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            params[name].copy_(tensor)
+    model.eval()
+    return model, config

@@ -1,0 +1,195 @@
+"""One run (one cell of a study): sample shots, train once, evaluate on many languages.
+
+The model is loaded and trained once; every evaluation set is then scored in the same process, so
+adding target languages costs only their inference. The result is the ``metrics.json`` dict of
+``docs/interfaces.md``; with an output directory, predictions and the trained weights are saved too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import platform
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xshot import __version__
+from xshot.backbone import count_parameters, load_backbone, select_device, select_precision
+from xshot.data import Dataset, load
+from xshot.data.labels import relabel, resolve_policy
+from xshot.data.sampling import sample_few_shot, subsample
+from xshot.data.stats import fertility, words
+from xshot.errors import XshotError
+from xshot.io import write_json, write_jsonl
+from xshot.methods import get_method
+from xshot.methods.base import MethodConfig, XshotModel
+from xshot.training.checkpoint import save_model
+from xshot.training.config import RunConfig
+from xshot.training.evaluate import predict
+from xshot.training.trainer import train
+
+log = logging.getLogger("xshot")
+EVAL_SUBSET_SEED = 0  # the same evaluation subset for every method and seed, so runs are paired
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    dtype: torch.dtype | None
+    data_root: str | None
+    progress: bool
+
+
+def method_config(config: RunConfig) -> MethodConfig:
+    overrides = dict(config.options)
+    for field, value in (("learning_rate", config.learning_rate), ("batch_size", config.batch_size)):
+        if value is not None:
+            overrides[field] = value
+    return get_method(config.method).config_class.resolve(overrides)
+
+
+def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> Dataset:
+    data = load(spec, config.train_split, rt.data_root)
+    if data.task != config.task:
+        raise XshotError(f"{spec} is a {data.task} dataset, but the run's task is {config.task}")
+    if config.label_map and data.task == "ner":
+        data = dataclasses.replace(data, examples=[dataclasses.replace(ex, tags=relabel(ex.tags, config.label_map))
+                                                   for ex in data.examples],
+                                   labels=tuple(sorted({config.label_map.get(t, t) for t in data.labels} - {"O"})))
+    return sample_few_shot(data, k, config.seed) if k else data
+
+
+def build_model(config: RunConfig, mcfg: MethodConfig, entity_types: tuple[str, ...],
+                source_language: str | None) -> XshotModel:
+    backbone = load_backbone(config.model, trust_remote_code=config.trust_remote_code,
+                             want_lm_head=mcfg.uses_lm_head)
+    model = get_method(config.method).build(backbone, config.task, entity_types, mcfg,
+                                            max_length=config.max_length, source_language=source_language)
+    if mcfg.freeze_embeddings:
+        model.freeze_input_embeddings()
+    return model
+
+
+def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap: int = 1000,
+                     label_policy: str | dict = "shared") -> tuple[dict[str, Any], list[dict]]:
+    """Scores with bootstrap intervals, plus one prediction record per example."""
+    from xshot.metrics import bootstrap_ci, ner_scores, nli_scores
+
+    start = time.perf_counter()
+    model.set_language(data.language)
+    features = model.encode(data.examples)
+    class_ids = predict(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
+    notes: list[str] = []
+    if model.labels.task == "nli":
+        pred = [model.labels.classes[c[0]] for c in class_ids]
+        gold = [ex.label for ex in data.examples]
+        scores = nli_scores(gold, pred)
+        records = [{**ex.to_json(), "prediction": p} for ex, p in zip(data.examples, pred)]
+    else:
+        pred = [model.labels.decode_ner(c, f.n_words) for c, f in zip(class_ids, features)]
+        policy = resolve_policy(model.labels.entity_types, data.labels, label_policy)
+        notes.append(policy.report())
+        gold = policy.apply(ex.tags for ex in data.examples)
+        pred_eval = policy.apply(pred)
+        scores = ner_scores(gold, pred_eval)
+        records = [{**ex.to_json(), "prediction": list(p)} for ex, p in zip(data.examples, pred)]
+        gold, pred = gold, pred_eval
+    ci = bootstrap_ci(model.labels.task, gold, pred, n_resamples=bootstrap, seed=0) if bootstrap else {}
+    result = {
+        "spec": data.name,
+        "language": data.language,
+        "n": len(data),
+        "scores": scores,
+        "ci": {k: list(v) for k, v in ci.items()},
+        "fertility": fertility(model.backbone.tokenizer, words(data)),
+        "eval_s": time.perf_counter() - start,
+        "notes": notes,
+    }
+    return result, records
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    return {"xshot": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "python": platform.python_version()}
+
+
+def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,
+        progress: bool = False) -> dict[str, Any]:
+    """Train one configuration and evaluate it on every evaluation set."""
+    device = select_device(config.device)
+    rt = Runtime(device, select_precision(device, config.precision), data_root, progress)
+    mcfg = method_config(config)
+    t0 = time.perf_counter()
+    source = training_data(config, config.train, config.k, rt)
+    target = training_data(config, config.target_train, config.target_k, rt) if config.target_train else None
+    entity_types = source.labels if config.task == "ner" else ()
+    model = build_model(config, mcfg, entity_types, source.language)
+    load_s = time.perf_counter() - t0
+    log.info("run %s: %s on %s, %d training examples, %s", config.key(), config.method, config.model,
+             len(source), "; ".join(model.notes) or "no notes")
+
+    train_s = 0.0
+    for stage in (source, target):
+        if stage is None:
+            continue
+        result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
+                       max_steps=config.max_steps, epochs=config.epochs, progress=progress)
+        train_s += result.seconds
+
+    evaluations: dict[str, Any] = {}
+    eval_s = 0.0
+    out = Path(out_dir) if out_dir else None
+    policy: str | dict = dict(config.label_map) or config.label_policy
+    for spec in config.eval:
+        data = load(spec, config.eval_split, data_root)
+        if data.task != config.task:
+            raise XshotError(f"evaluation set {spec} is a {data.task} dataset, but the run's task is {config.task}")
+        if config.eval_limit:
+            data = subsample(data, config.eval_limit, EVAL_SUBSET_SEED)
+        data.name = spec
+        evaluation, records = evaluate_dataset(model, data, rt, bootstrap=config.bootstrap, label_policy=policy)
+        evaluations[spec] = evaluation
+        eval_s += evaluation["eval_s"]
+        if out:
+            write_jsonl(out / "predictions" / f"{_safe(spec)}.jsonl", records)
+
+    metrics = {
+        "key": config.key(),
+        "config": config.model_dump(mode="json"),
+        "method_config": dataclasses.asdict(mcfg),
+        "task": config.task,
+        "primary_metric": "accuracy" if config.task == "nli" else "f1",
+        "source_language": source.language,
+        "train_examples": len(source),
+        "train_counts": source.meta.get("mention_counts") or source.meta.get("label_counts"),
+        "evaluations": evaluations,
+        "params": count_parameters(model),
+        "time": {"load_s": load_s, "train_s": train_s, "eval_s": eval_s},
+        "peak_memory_mb": peak_memory_mb(device),
+        "device": str(device),
+        "precision": str(rt.dtype or "fp32"),
+        "notes": model.notes,
+        "versions": versions(),
+    }
+    if out:
+        save_model(model, out / "model", config, mcfg, entity_types, source.language)
+        write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _safe(spec: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)

@@ -1,0 +1,114 @@
+"""One training loop for every method: the few-shot protocol of the literature.
+
+A fixed number of optimisation steps (or epochs) on the shots, with no model selection on a large
+dev set ("true few-shot", Perez et al. 2021); AdamW with linear warm-up and decay, gradient clipping,
+optional gradient accumulation, autocast to bf16/fp16 on GPUs. Randomness comes from one seeded
+generator, so the same configuration and seed give the same model on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from xshot.methods.base import MethodConfig, XshotModel
+from xshot.methods.inputs import Feature
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    final_loss: float
+    losses: list[float]
+
+
+def move(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, seed: int, device: torch.device,
+          dtype: torch.dtype | None = None, max_steps: int | None = None, epochs: float | None = None,
+          progress: bool = True) -> TrainResult:
+    from transformers import get_linear_schedule_with_warmup
+
+    if not features:
+        raise ValueError("no training features")
+    seed_everything(seed)
+    model.to(device).train()
+    steps_per_epoch = math.ceil(len(features) / config.batch_size / config.grad_accumulation)
+    steps = max_steps if max_steps is not None else (
+        max(1, math.ceil(epochs * steps_per_epoch)) if epochs is not None else config.max_steps)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+    order = torch.Generator().manual_seed(seed)
+    batches = _batches(features, config.batch_size, order)
+    losses: list[float] = []
+    start = time.perf_counter()
+    bar = _progress(steps, "train", progress)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for _ in range(config.grad_accumulation):
+            batch = move(model.collate(next(batches)), device)
+            with autocast(device, dtype):
+                loss = model.loss(batch) / config.grad_accumulation
+            (scaler.scale(loss) if scaler else loss).backward()
+            total += float(loss.detach())
+        if scaler:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        scheduler.step()
+        losses.append(total)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{total:.3f}")
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return TrainResult(steps, time.perf_counter() - start, losses[-1], losses)
+
+
+def _batches(features: list[Feature], size: int, generator: torch.Generator):
+    """An endless stream of shuffled mini-batches (reshuffled every epoch)."""
+    while True:
+        perm = torch.randperm(len(features), generator=generator).tolist()
+        for i in range(0, len(perm), size):
+            chunk = perm[i: i + size]
+            if len(chunk) < size and len(perm) >= size:
+                chunk = chunk + perm[: size - len(chunk)]
+            yield [features[j] for j in chunk]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
