@@ -70,6 +70,24 @@ def _free_memory() -> None:
             pass
 
 
+def seed_process(seed: int) -> None:
+    """Reset the process-wide random generators (random, numpy, torch when loaded) to the cell's seed.
+
+    Cells run one after another in the same process (locally, and in reused Ray workers): without
+    this, anything a runner draws before seeding itself would depend on which cells ran before it in
+    that process, and the same study could score differently under the two executors.
+    """
+    import random
+
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)  # CPU and every CUDA device
+
+
 def _jsonable(obj: Any) -> Any:
     """Plain Python containers/scalars only (tuples -> lists, numpy scalars -> floats)."""
     if isinstance(obj, dict):
@@ -112,6 +130,7 @@ def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None)
     start = time.perf_counter()
     try:
         fn = resolve_runner(runner)
+        seed_process(config.seed)
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
         metrics = fn(config, out_dir=Path(out_dir) if out_dir is not None else None)

@@ -135,3 +135,22 @@ def test_data_root_reaches_the_runner(tmp_path, cells):
         run_study(cells[:1], store, runner=runner, data_root=tmp_path, progress=False)
     assert seen == [str(tmp_path.resolve())]
     assert os.environ.get("XSHOT_DATA_ROOT") == before
+
+
+def test_each_cell_starts_from_its_seed_whatever_ran_before(cells):
+    """Runners that draw from the process RNGs before seeding themselves stay reproducible."""
+    import random
+
+    import numpy as np
+
+    def runner(config, out_dir=None):
+        metrics = study_fake_runner.run(config)
+        for ev in metrics["evaluations"].values():
+            ev["scores"]["accuracy"] = random.random() + float(np.random.rand())
+        return metrics
+
+    first = execute_cell(runner, cells[0].config)
+    random.random(), np.random.rand(3)  # another cell's draws in the same process
+    execute_cell(runner, cells[1].config)
+    again = execute_cell(runner, cells[0].config)
+    assert first["metrics"]["evaluations"] == again["metrics"]["evaluations"]
