@@ -1,0 +1,77 @@
+"""DualCL's loss against values computed by hand on a tiny batch."""
+
+import math
+
+import pytest
+import torch
+
+from xshot.methods.dualcl import dual_contrastive_loss, supervised_contrast
+
+
+def _hand_supcon(anchors, targets, labels, tau):
+    """Direct transcription of the formula with Python loops."""
+    n, total, counted = len(labels), 0.0, 0
+    for i in range(n):
+        positives = [p for p in range(n) if p != i and labels[p] == labels[i]]
+        if not positives:
+            continue
+        denom = sum(math.exp(float(anchors[i] @ targets[j]) / tau) for j in range(n) if j != i)
+        total += -sum(math.log(math.exp(float(anchors[i] @ targets[p]) / tau) / denom) for p in positives) / len(positives)
+        counted += 1
+    return total / counted
+
+
+def test_supervised_contrast_matches_hand_computation():
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]]), dim=-1)
+    t = torch.nn.functional.normalize(torch.tensor([[0.6, 0.8], [1.0, 0.0], [0.0, 1.0], [0.8, -0.6]]), dim=-1)
+    labels = torch.tensor([0, 0, 1, 1])
+    got = supervised_contrast(a, t, labels, tau=0.5)
+    assert got.item() == pytest.approx(_hand_supcon(a, t, labels.tolist(), 0.5), rel=1e-5)
+
+
+def test_exact_value_on_a_two_sample_batch():
+    # two samples with the same label: each anchor's only other sample is its positive -> loss 0
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert supervised_contrast(a, a, torch.tensor([3, 3]), 0.1).item() == pytest.approx(0.0, abs=1e-6)
+    # three samples, anchor 0 with positive 1 and negative 2: -log(e^{s01}/(e^{s01}+e^{s02}))
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    t = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 1])
+    tau = 0.1
+    anchor0 = -math.log(math.exp(1 / tau) / (math.exp(1 / tau) + math.exp(0)))
+    anchor1 = -math.log(math.exp(0) / (math.exp(0) + math.exp(1 / tau)))
+    assert supervised_contrast(a, t, labels, tau).item() == pytest.approx((anchor0 + anchor1) / 2, rel=1e-5)
+
+
+def test_singleton_classes_are_left_out_and_all_singletons_give_zero():
+    a = torch.nn.functional.normalize(torch.randn(3, 4, generator=torch.Generator().manual_seed(0)), dim=-1)
+    assert supervised_contrast(a, a, torch.tensor([0, 1, 2]), 0.1).item() == 0.0
+    labels = torch.tensor([0, 0, 1])
+    assert supervised_contrast(a, a, labels, 0.1).item() == pytest.approx(_hand_supcon(a, a, labels.tolist(), 0.1), rel=1e-5)
+
+
+def test_dual_loss_combines_ce_and_both_terms():
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(4, 3, generator=g)
+    theta = torch.randn(4, 2, 3, generator=g)
+    labels = torch.tensor([0, 1, 0, 1])
+    alpha, tau = 0.3, 0.2
+    logits = torch.einsum("nd,ncd->nc", z, theta)
+    ce = torch.nn.functional.cross_entropy(logits, labels).item()
+    true = theta[torch.arange(4), labels]
+    zn, tn = torch.nn.functional.normalize(z, dim=-1), torch.nn.functional.normalize(true, dim=-1)
+    expected = (1 - alpha) * ce + alpha / 2 * (_hand_supcon(tn, zn, labels.tolist(), tau) + _hand_supcon(zn, tn, labels.tolist(), tau))
+    assert dual_contrastive_loss(z, theta, labels, alpha, tau).item() == pytest.approx(expected, rel=1e-5)
+    # alpha = 0 is plain cross-entropy over z . theta
+    assert dual_contrastive_loss(z, theta, labels, 0.0, tau).item() == pytest.approx(ce, rel=1e-6)
+
+
+def test_contrast_mask_restricts_only_the_contrastive_terms():
+    g = torch.Generator().manual_seed(2)
+    z, theta = torch.randn(5, 4, generator=g), torch.randn(5, 3, 4, generator=g)
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    mask = torch.tensor([True, True, True, True, False])
+    full = dual_contrastive_loss(z, theta, labels, 0.0, 0.1, mask)
+    assert full.item() == pytest.approx(dual_contrastive_loss(z, theta, labels, 0.0, 0.1).item())
+    masked = dual_contrastive_loss(z, theta, labels, 1.0, 0.1, mask)
+    assert masked.item() == pytest.approx(dual_contrastive_loss(z[:4], theta[:4], labels[:4], 1.0, 0.1).item(), rel=1e-6)

@@ -1,0 +1,62 @@
+"""Every method × task × backbone kind builds, trains a step and predicts, on tiny offline models."""
+
+import pytest
+import torch
+
+from tests.unit.methods.conftest import NER, NLI, TYPES
+from xshot.backbone import count_parameters, load_backbone
+from xshot.methods import METHOD_NAMES, get_method
+from xshot.training.evaluate import predict
+
+BACKBONES = ["tiny_encoder", "tiny_encoder_no_head", "tiny_decoder"]
+
+
+def build(request, backbone_fixture, method, task, **options):
+    path = request.getfixturevalue(backbone_fixture)
+    spec = get_method(method)
+    config = spec.config_class.resolve(options)
+    backbone = load_backbone(path, want_lm_head=config.uses_lm_head)
+    return spec.build(backbone, task, TYPES if task == "ner" else (), config, max_length=64, source_language="en")
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize("task", ["nli", "ner"])
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_method_trains_and_predicts(request, backbone, task, method):
+    torch.manual_seed(0)
+    model = build(request, backbone, method, task)
+    examples = NLI if task == "nli" else NER
+    features = model.encode(examples)
+    batch = model.collate(features)
+    loss = model.loss(batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable, "nothing to train"
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+    preds = predict(model, features, device=torch.device("cpu"))
+    assert [len(p) for p in preds] == [len(f.positions) for f in features]
+    assert all(0 <= c < len(model.labels.classes) for p in preds for c in p)
+    counts = count_parameters(model)
+    if method in ("soft-prompt", "lora"):
+        assert counts["trainable"] < counts["total"] / 2
+
+
+def test_tied_scoring_is_noted_only_without_lm_head(request):
+    bare = build(request, "tiny_encoder_no_head", "prompt", "nli")
+    assert bare.scorer.mode == "tied-input-embeddings" and any("no pretrained LM head" in n for n in bare.notes)
+    headed = build(request, "tiny_encoder", "prompt", "nli")
+    assert headed.scorer.mode == "mlm-head" and not headed.notes
+    assert build(request, "tiny_decoder", "prompt", "nli").scorer.mode == "lm-head-rows"
+
+
+def test_unknown_option_and_method_are_clear_errors():
+    from xshot.errors import XshotError
+
+    with pytest.raises(XshotError, match="unknown option"):
+        get_method("dualcl").config_class.resolve({"alpah": 0.5})
+    with pytest.raises(XshotError, match="unknown method 'pet'"):
+        get_method("pet")
+    with pytest.raises(XshotError, match="head must be one of"):
+        get_method("lora").config_class.resolve({"head": "mlp"})

@@ -1,0 +1,125 @@
+"""Verbalizer scoring (multi-token words, restricted heads) and soft-prompt position alignment."""
+
+import pytest
+import torch
+
+from tests.unit.methods.conftest import NER, NLI, TYPES
+from xshot.backbone import load_backbone
+from xshot.methods import get_method
+from xshot.methods.heads import mean_word_scores
+
+
+def prompt_model(path, task="nli", method="prompt", **options):
+    spec = get_method(method)
+    config = spec.config_class.resolve(options)
+    backbone = load_backbone(path, want_lm_head=config.uses_lm_head)
+    model = spec.build(backbone, task, TYPES if task == "ner" else (), config, max_length=64, source_language="en")
+    return model.eval()
+
+
+def test_mean_word_scores_by_hand():
+    logits = torch.tensor([[1.0, 3.0, 5.0, 0.0, 2.0, 9.0]])  # 3 classes x 2 sub-token slots
+    mask = torch.tensor([[True, True], [True, False], [True, True]])
+    assert mean_word_scores(logits, mask).tolist() == [[2.0, 5.0, 5.5]]
+
+
+def test_encoder_multitoken_words_score_mean_logprob_at_the_mask(tiny_encoder):
+    words = {"entailment": "organization", "neutral": "maybe", "contradiction": "no"}  # 2, 1, 1 sub-tokens
+    model = prompt_model(tiny_encoder, label_words=words)
+    assert model.word_mask.sum(-1).tolist() == [2, 1, 1]
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        scores = model(batch)
+        hidden = model.hidden_states(batch)
+        at_mask = hidden[torch.arange(len(NLI)), batch["positions"][:, 0]]
+        logprobs = torch.log_softmax(model.scorer.lm_head(at_mask), -1)
+    tok = model.backbone.tokenizer
+    ids = [tok(" " + w, add_special_tokens=False)["input_ids"] for w in words.values()]
+    manual = torch.stack([logprobs[:, i].mean(-1) for i in ids], dim=-1)
+    # scores equal mean sub-token log-probabilities up to the per-example log-normaliser
+    diff = scores - manual
+    assert torch.allclose(diff, diff[:, :1].expand_as(diff), atol=1e-5)
+    assert torch.equal(scores.argmax(-1), manual.argmax(-1))
+    assert torch.allclose(torch.log_softmax(scores, -1), torch.log_softmax(manual, -1), atol=1e-5)
+
+
+def test_decoder_multitoken_words_are_scored_autoregressively(tiny_decoder):
+    words = {"entailment": "organization", "neutral": "maybe", "contradiction": "no"}
+    model = prompt_model(tiny_decoder, label_words=words)
+    assert model.autoregressive
+    features = model.encode(NLI[:2])
+    with torch.no_grad():
+        scores = model(model.collate(features))
+    tok = model.backbone.tokenizer
+    for row, feature in enumerate(features):
+        for c, word in enumerate(words.values()):
+            cont = tok(" " + word, add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([feature.input_ids + cont])
+            with torch.no_grad():
+                h = model.body(input_ids=ids).last_hidden_state
+                logp = torch.log_softmax(model.scorer.lm_head(h), -1)[0]
+            start = len(feature.input_ids) - 1
+            expected = sum(logp[start + j, t].item() for j, t in enumerate(cont)) / len(cont)
+            assert scores[row, c].item() == pytest.approx(expected, abs=1e-4)
+
+
+def test_decoder_single_token_fast_path_equals_full_vocabulary(tiny_decoder):
+    model = prompt_model(tiny_decoder)  # default words yes / maybe / no are single tokens
+    assert not model.autoregressive
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        fast = model(batch)
+        h = model.hidden_states(batch)[torch.arange(len(NLI)), batch["positions"][:, 0]]
+        full = model.scorer.lm_head(h)[:, model.word_ids[:, 0]]
+    assert torch.allclose(fast, full, atol=1e-5)
+
+
+def test_entlm_scores_the_token_itself_for_o(tiny_encoder):
+    model = prompt_model(tiny_encoder, task="ner")
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        logits = model(batch)
+        hidden = model.hidden_states(batch)
+        full = model.scorer.lm_head(hidden)
+    b, p = 0, 3  # "paris"
+    pos = batch["positions"][b, p]
+    own = batch["input_ids"][b, pos]
+    assert logits[b, p, 0].item() == pytest.approx(full[b, pos, own].item(), abs=1e-5)
+    assert model.labels.classes == ("O", *TYPES)
+
+
+def test_soft_prompt_outputs_are_sliced_back_into_alignment(tiny_encoder):
+    """Virtual tokens shift every position; the model must read token i at i, not at i - N."""
+    torch.manual_seed(0)
+    model = prompt_model(tiny_encoder, task="ner", method="soft-prompt", head="linear", num_virtual_tokens=5)
+    assert model.virtual_tokens == 5
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        hidden = model.hidden_states(batch)
+        # manual reference: prompt embeddings prepended by hand to the frozen base model
+        base = model.body.get_base_model()
+        prompt = model.body.get_prompt(batch_size=len(NER))
+        embeds = torch.cat([prompt, base.get_input_embeddings()(batch["input_ids"])], dim=1)
+        mask = torch.cat([torch.ones(len(NER), 5, dtype=torch.long), batch["attention_mask"]], dim=1)
+        reference = base(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+    assert hidden.shape == batch["input_ids"].shape + (hidden.size(-1),)
+    assert torch.allclose(hidden, reference[:, 5:], atol=1e-5)
+    assert not torch.allclose(hidden, reference[:, :-5], atol=1e-3)  # the unsliced (misaligned) reading differs
+    # the loss uses the aligned states: cross-entropy of the head at the word positions
+    labels = batch["labels"]
+    logits = model.head(model.at(hidden, batch["positions"]))
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
+    model.eval()
+    assert model.loss(batch).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_peft_token_classification_would_misalign(tiny_encoder):
+    """The pitfall the slicing avoids: peft's token-classification wrapper returns N extra positions."""
+    from peft import PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForTokenClassification
+
+    base = AutoModelForTokenClassification.from_pretrained(tiny_encoder, num_labels=3)
+    wrapped = get_peft_model(base, PromptTuningConfig(task_type="TOKEN_CLS", num_virtual_tokens=4))
+    ids = torch.tensor([[2, 6, 29, 3]])
+    out = wrapped(input_ids=ids, attention_mask=torch.ones_like(ids))
+    assert out.logits.shape[1] == ids.shape[1] + 4
