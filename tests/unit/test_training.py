@@ -1,0 +1,80 @@
+"""The trainer is deterministic per seed and learns; checkpoints round-trip through safetensors only."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.unit.methods.conftest import NLI, NER, TYPES
+from xshot.backbone import load_backbone
+from xshot.methods import get_method
+from xshot.training.checkpoint import WEIGHTS, load_model, save_model
+from xshot.training.config import RunConfig
+from xshot.training.evaluate import length_buckets, padding_fraction, predict
+from xshot.training.trainer import train
+
+CPU = torch.device("cpu")
+
+
+def make(path, method="finetune", task="nli", **options):
+    spec = get_method(method)
+    config = spec.config_class.resolve(options)
+    model = spec.build(load_backbone(path, want_lm_head=config.uses_lm_head), task, TYPES if task == "ner" else (),
+                       config, max_length=64, source_language="en")
+    return model, config
+
+
+def test_same_seed_same_losses_and_learning(tiny_encoder):
+    losses = []
+    for seed in (3, 3, 4):
+        torch.manual_seed(123)  # model initialisation is not what this test varies
+        model, config = make(tiny_encoder, learning_rate=1e-2, batch_size=6, max_steps=40, warmup_ratio=0.0,
+                             dropout=0.0, freeze_embeddings=False)
+        losses.append(train(model, model.encode(NLI), config, seed=seed, device=CPU, progress=False).losses)
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
+    assert sum(losses[0][-5:]) / 5 < sum(losses[0][:5]) / 5  # it learns the six examples
+
+
+def test_epochs_and_accumulation_set_the_step_count(tiny_encoder):
+    model, config = make(tiny_encoder, batch_size=2, grad_accumulation=2)
+    result = train(model, model.encode(NLI), config, seed=1, device=CPU, epochs=2, progress=False)
+    assert result.steps == 4  # 6 examples / (2 x 2) -> 2 steps per epoch
+
+
+def test_length_buckets_cover_everything_within_budget():
+    from xshot.methods.inputs import Feature
+
+    import random
+
+    rng = random.Random(0)
+    features = [Feature(list(range(rng.randint(5, 80))), [0], [0]) for _ in range(300)]
+    batches = length_buckets(features, token_budget=1024, max_batch=64)
+    assert sorted(i for b in batches for i in b) == list(range(300))
+    assert all(max(len(features[i].input_ids) for i in b) * len(b) <= 1024 for b in batches)
+    assert padding_fraction(features, batches) < 0.1
+    in_file_order = [list(range(i, min(i + 16, 300))) for i in range(0, 300, 16)]
+    assert padding_fraction(features, in_file_order) > 0.3
+
+
+@pytest.mark.parametrize("method,task", [("finetune", "ner"), ("soft-prompt", "nli"), ("lora", "ner"), ("dualcl", "nli")])
+def test_checkpoint_roundtrip(tiny_encoder, tmp_path, method, task):
+    torch.manual_seed(0)
+    model, config = make(tiny_encoder, method, task)
+    examples = NLI if task == "nli" else NER
+    train(model, model.encode(examples), config, seed=1, device=CPU, max_steps=2, progress=False)
+    run_config = RunConfig(task=task, model=tiny_encoder, method=method, train="jsonl:unused", max_length=64)
+    save_model(model, tmp_path / "model", run_config, config, TYPES if task == "ner" else (), "en")
+    saved = load_file(tmp_path / "model" / WEIGHTS)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert set(saved) == trainable
+    if method in ("soft-prompt", "lora"):  # only the adapter and the scorer's small parameters
+        assert sum(t.numel() for t in saved.values()) < sum(p.numel() for p in model.parameters()) / 2
+    assert json.loads((tmp_path / "model" / "xshot.json").read_text())["run_config"]["method"] == method
+    reloaded, cfg = load_model(tmp_path)
+    assert cfg.method == method
+    features = model.encode(examples)
+    assert predict(model, features, device=CPU) == predict(reloaded, features, device=CPU)
+    for name, tensor in saved.items():
+        assert torch.equal(dict(reloaded.named_parameters())[name].detach(), tensor)
