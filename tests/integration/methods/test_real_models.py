@@ -1,0 +1,68 @@
+"""Every method × task × backbone end to end on the real data and the real offline models.
+
+A few optimisation steps and small evaluation limits keep this inside CI's budget; what is checked
+is that the whole path (spec → shots → model → training → evaluation → metrics.json → reload) works
+on real multilingual checkpoints and data, not the scores themselves.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import offline_model, shared_data_root
+from xshot.methods import METHOD_NAMES
+from xshot.training.checkpoint import load_model
+from xshot.training.config import RunConfig
+from xshot.training.run import run
+
+pytestmark = pytest.mark.integration
+
+TASKS = {
+    "nli": dict(train="xnli:en:dev", k=2, eval=["xnli:sw:test", "xnli:zh:test"], eval_limit=12),
+    "ner": dict(train="wikiann:en", k=1, eval=["masakhaner2:yor"], eval_limit=8),
+}
+
+
+@pytest.mark.parametrize("backbone", ["me5-small", "gemma3-270m"])
+@pytest.mark.parametrize("task", ["nli", "ner"])
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_method_end_to_end(backbone, task, method, tmp_path):
+    root = shared_data_root()
+    config = RunConfig(task=task, model=offline_model(backbone), method=method, seed=1, max_steps=2, batch_size=4,
+                       max_length=128, bootstrap=50, **TASKS[task])
+    metrics = run(config, tmp_path, data_root=str(root))
+    assert json.loads((tmp_path / "metrics.json").read_text())["key"] == config.key()
+    assert set(metrics["evaluations"]) == set(config.eval)
+    for spec, ev in metrics["evaluations"].items():
+        assert ev["n"] == config.eval_limit
+        primary = metrics["primary_metric"]
+        lo, hi = ev["ci"][primary]
+        assert 0.0 <= lo <= ev["scores"][primary] <= hi <= 1.0
+        assert ev["fertility"] > 1.0
+        lines = (tmp_path / "predictions" / f"{spec.replace(':', '_')}.jsonl").read_text().splitlines()
+        assert len(lines) == config.eval_limit
+    assert 0 < metrics["params"]["trainable"] <= metrics["params"]["total"]
+    assert metrics["peak_memory_mb"] > 0 and metrics["time"]["train_s"] > 0
+    if task == "ner":
+        assert any("evaluating on" in note for ev in metrics["evaluations"].values() for note in ev["notes"])
+    if backbone == "me5-small" and method in ("prompt", "soft-prompt"):
+        assert any("no pretrained LM head" in n for n in metrics["notes"])
+    if backbone == "gemma3-270m":
+        assert not any("no pretrained LM head" in n for n in metrics["notes"])
+
+
+def test_reloaded_model_predicts_the_same(tmp_path):
+    root = shared_data_root()
+    config = RunConfig(task="ner", model=offline_model("me5-small"), method="lora", seed=2, max_steps=2, batch_size=4,
+                       train="wikiann:en", k=1, eval=["wikiann:de"], eval_limit=10, bootstrap=0)
+    first = run(config, tmp_path, data_root=str(root))
+    model, cfg = load_model(tmp_path / "model")
+    assert cfg == config
+    from xshot.training.run import Runtime, evaluate_dataset
+    from xshot.data import load
+    from xshot.data.sampling import subsample
+    import torch
+
+    data = subsample(load("wikiann:de", "test", str(root)), 10, 0)
+    again, _ = evaluate_dataset(model, data, Runtime(torch.device("cpu"), None, str(root), False), bootstrap=0)
+    assert again["scores"] == first["evaluations"]["wikiann:de"]["scores"]
