@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +23,6 @@ class Cell:
     setting: str
     index: int = 0
     language: str | None = None  # the target language of a per-language setting
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:

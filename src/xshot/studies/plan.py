@@ -4,10 +4,13 @@ The model is deliberately simple: a cell costs
 
     load + (seconds per train step x steps) + (seconds per eval example x eval examples)
 
-with seconds per step and per example from a per-method default (a ~110M-parameter encoder on a few
-CPU cores, batch 16), scaled by model size and batch size. When the results store holds finished
-cells, the defaults are calibrated by the ratio of measured to predicted times: over finished cells
-of the same method and model, else the same method, else all finished cells.
+with seconds per step and per example from a per-method default, scaled by model size (parameters,
+embeddings included: on a CPU the optimiser's pass over a 250k-piece embedding matrix is a large part
+of a step) and batch size. The defaults were measured on a busy 2-core CPU VM with me5-small (about
+7 s per full fine-tuning step at batch 8, 0.06 s per evaluated XNLI pair); on a GPU they are far too
+high. When the results store holds finished cells, the defaults are calibrated by the ratio of
+measured to predicted times: over finished cells of the same method and model, else the same
+method, else all finished cells.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from xshot.studies.grid import Cell
 from xshot.studies.spec import dataset_name
 from xshot.training.config import RunConfig
 
-#: seconds per optimisation step, base-size model, batch 16, CPU
-DEFAULT_STEP_S: dict[str, float] = {"finetune": 1.5, "prompt": 1.6, "soft-prompt": 1.0, "lora": 1.0, "dualcl": 2.0}
-#: seconds per evaluated example, base-size model, CPU
-DEFAULT_EVAL_S: dict[str, float] = {"finetune": 0.02, "prompt": 0.025, "soft-prompt": 0.025, "lora": 0.02, "dualcl": 0.02}
-DEFAULT_LOAD_S = 5.0
+#: seconds per optimisation step, 110M-parameter model, batch 16, 2-core CPU
+DEFAULT_STEP_S: dict[str, float] = {"finetune": 8.0, "prompt": 8.5, "soft-prompt": 5.0, "lora": 5.0, "dualcl": 9.5}
+#: seconds per evaluated example, 110M-parameter model, 2-core CPU
+DEFAULT_EVAL_S: dict[str, float] = {"finetune": 0.05, "prompt": 0.06, "soft-prompt": 0.06, "lora": 0.05, "dualcl": 0.05}
+DEFAULT_LOAD_S = 10.0
 DEFAULT_BATCH = 16
-BASE_PARAMS = 85e6  # transformer body of a 12 x 768 encoder
+BASE_PARAMS = 110e6
 
 #: labels per class (NLI) / entity types (NER), for turning K into a number of training examples
 N_LABELS = {"nli": 3, "ner": 4}
@@ -44,7 +47,7 @@ DEFAULT_EVAL_SIZE = 2000
 
 
 def model_size_factor(model: str) -> float:
-    """Compute relative to a base-size encoder: from a local config.json when there is one, else the name."""
+    """Size relative to a 110M-parameter model: from a local config.json when there is one, else the name."""
     cfg = Path(model) / "config.json"
     if cfg.is_file():
         try:
@@ -52,15 +55,16 @@ def model_size_factor(model: str) -> float:
             text = data.get("text_config", data)
             hidden = text.get("hidden_size") or text.get("d_model") or text.get("n_embd")
             layers = text.get("num_hidden_layers") or text.get("num_layers") or text.get("n_layer")
+            vocab = text.get("vocab_size") or 0
             if hidden and layers:
-                return max(0.05, 12 * layers * hidden * hidden / BASE_PARAMS)
+                return max(0.05, (12 * layers * hidden * hidden + vocab * hidden) / BASE_PARAMS)
         except (OSError, ValueError, AttributeError):
             pass
     name = model.lower()
     m = re.search(r"(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", name)
     if m:
         params = float(m.group(1)) * (1e6 if m.group(2) == "m" else 1e9)
-        return max(0.05, params / 110e6)
+        return max(0.05, params / BASE_PARAMS)
     words = set(re.split(r"[^a-z0-9]+", name))
     for word, factor in (("xxl", 40.0), ("xl", 10.0), ("large", 3.5), ("base", 1.0), ("small", 0.3),
                          ("mini", 0.2), ("tiny", 0.1)):
@@ -105,9 +109,10 @@ def eval_examples(config: RunConfig) -> int:
 def default_costs(config: RunConfig) -> tuple[float, float, float]:
     """(load, train, eval) seconds predicted from the defaults alone."""
     size = model_size_factor(config.model)
-    batch = (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
-    step = DEFAULT_STEP_S.get(config.method, 1.0) * size * batch
-    per_example = DEFAULT_EVAL_S.get(config.method, 0.02) * size
+    # half of a CPU step scales with the batch, half (the optimiser) does not
+    batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
+    step = DEFAULT_STEP_S.get(config.method, 8.0) * size * batch
+    per_example = DEFAULT_EVAL_S.get(config.method, 0.05) * size
     return DEFAULT_LOAD_S, step * train_steps(config), per_example * eval_examples(config)
 
 
