@@ -60,3 +60,14 @@ def test_unknown_option_and_method_are_clear_errors():
         get_method("pet")
     with pytest.raises(XshotError, match="head must be one of"):
         get_method("lora").config_class.resolve({"head": "mlp"})
+
+
+def test_dualcl_similarity_defaults_to_cosine_on_decoders_only(request):
+    dec = build(request, "tiny_decoder", "dualcl", "nli")
+    enc = build(request, "tiny_encoder", "dualcl", "nli")
+    assert dec.cosine and not enc.cosine
+    with torch.no_grad():
+        logits = dec(dec.collate(dec.encode(NLI)))
+    assert logits.abs().max().item() <= 1 / dec.config.temperature + 1e-4
+    forced = build(request, "tiny_encoder", "dualcl", "nli", similarity="cosine")
+    assert forced.cosine

@@ -13,3 +13,7 @@ class DualCLConfig(MethodConfig):
     o_ratio: float = 1.0  # NER: O words kept in the contrastive terms per entity word
     min_o: int = 8  # NER: O words kept when a batch has few entities
     prompts_file: str | None = None
+    # classifier logits: "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which
+    # decoders need (their final hidden states have norms near 100, so dot products reach ~10^4);
+    # "auto" = dot on encoders, cosine on decoders
+    similarity: str = "auto"

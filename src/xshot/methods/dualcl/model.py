@@ -13,6 +13,7 @@ regularisation.
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from xshot.backbone import Backbone
 from xshot.errors import XshotError
@@ -32,6 +33,11 @@ class DualCLModel(XshotModel):
         fmt = InputFormat(backbone, "label-prefix", max_length, label_names=[names[c] for c in labels.classes])
         super().__init__(backbone, labels, fmt)
         self.config = config
+        if config.similarity not in ("auto", "dot", "cosine"):
+            raise XshotError(f"option similarity must be auto, dot or cosine, not {config.similarity!r}")
+        self.cosine = config.similarity == "cosine" or (config.similarity == "auto" and backbone.kind == "decoder")
+        if self.cosine:
+            self.notes.append(f"DualCL logits are cosine similarities / {config.temperature} (decoder hidden states)")
         spans = fmt.label_spans
         width = max(len(s) for s in spans)
         index = torch.zeros((len(spans), width), dtype=torch.long)
@@ -49,11 +55,18 @@ class DualCLModel(XshotModel):
         return (states * self.span_weight[None, :, :, None]).sum(2)
 
     def features(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.hidden_states(batch)
-        return self.at(hidden, batch["positions"]), self.label_states(hidden)
+        return self._z_theta(self.hidden_states(batch), batch)
+
+    def _z_theta(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        z, theta = self.at(hidden, batch["positions"]), self.label_states(hidden)
+        if self.cosine:  # the contrastive terms normalise again, so only the classifier logits change
+            z = F.normalize(z.float(), dim=-1) / self.config.temperature
+            theta = F.normalize(theta.float(), dim=-1)
+        return z, theta
 
     def score(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.einsum("bpd,bcd->bpc", self.at(hidden, batch["positions"]), self.label_states(hidden))
+        z, theta = self._z_theta(hidden, batch)
+        return torch.einsum("bpd,bcd->bpc", z, theta)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         z, theta = self.features(batch)  # [B, P, D], [B, C, D]
