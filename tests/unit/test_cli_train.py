@@ -1,0 +1,69 @@
+"""``xshot train`` / ``eval`` / ``predict`` through the CLI entry point, on a tiny model and hand-written data."""
+
+import json
+
+from tests.unit.methods.conftest import NER, NLI
+from xshot.cli import main
+
+
+def _write_jsonl(path, examples):
+    path.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in examples), encoding="utf-8")
+    return path
+
+
+def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
+    data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
+    out = tmp_path / "run"
+    code = main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "dualcl", "--train", f"jsonl:{data}",
+                 "--k", "2", "--seed", "1", "--eval", f"jsonl:{data}", "--max-steps", "2", "--batch-size", "3",
+                 "-o", "alpha=0.3", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method_config"]["alpha"] == 0.3 and metrics["config"]["k"] == 2
+    assert metrics["train_examples"] == 6 and set(metrics["evaluations"]) == {f"jsonl:{data}"}
+    assert (out / "model" / "trainable.safetensors").exists()
+    assert len((out / "predictions").iterdir().__next__().read_text().splitlines()) == 6
+    capsys.readouterr()
+
+    assert main(["eval", "--model", str(out), "--data", f"jsonl:{data}"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores[f"jsonl:{data}"] == metrics["evaluations"][f"jsonl:{data}"]["scores"]
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("premise\thypothesis\nthe cat sleeps .\tthe dog barks .\nkids play .\tchildren play .\n", encoding="utf-8")
+    assert main(["predict", "--model", str(out), "--input", str(pairs), "--out", str(tmp_path / "p.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["label"] in ("entailment", "neutral", "contradiction") for r in rows)
+
+
+def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys):
+    data = _write_jsonl(tmp_path / "ner.jsonl", NER)
+    out = tmp_path / "run"
+    assert main(["train", "--task", "ner", "--model", tiny_encoder, "--method", "finetune", "--train", f"jsonl:{data}",
+                 "--seed", "1", "--max-steps", "1", "--out", str(out), "--quiet"]) == 0
+    raw = tmp_path / "raw.txt"
+    raw.write_text("barack obama visited paris\nthe un met\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), "--input", str(raw)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [len(r["tags"]) for r in rows] == [4, 3]
+    assert all(t == "O" or t[:2] in ("B-", "I-") for r in rows for t in r["tags"])
+    conll = tmp_path / "in.conll"
+    conll.write_text("barack\nobama\n\nparis\n", encoding="utf-8")
+    assert main(["predict", "--model", str(out), "--input", str(conll)]) == 0
+    assert [r["tokens"] for r in map(json.loads, capsys.readouterr().out.splitlines())] == [["barack", "obama"], ["paris"]]
+
+
+def test_bad_usage_is_one_line_and_exit_2(tiny_encoder, tmp_path, capsys):
+    assert main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "nosuch", "--train", "jsonl:x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown method 'nosuch'" in err[0]
+    assert main(["train", "--task", "pos", "--model", tiny_encoder, "--method", "prompt", "--train", "jsonl:x"]) == 2
+    assert "task" in capsys.readouterr().err
+    bad = tmp_path / "run.yaml"
+    bad.write_text("task: nli\nmodel: [unclosed\n", encoding="utf-8")
+    assert main(["train", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad) in err and len(err.splitlines()) == 1
+    assert main(["predict", "--model", str(tmp_path), "--input", str(bad)]) == 2
+    assert "not a model saved by xshot" in capsys.readouterr().err
