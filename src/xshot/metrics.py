@@ -99,13 +99,9 @@ def _check_tag(tag: Any, side: str, sent: int, tok: int) -> None:
 
 
 @dataclass(frozen=True)
-class NERCounts:
-    """Per-sentence entity counts: ``tp``, ``pred``, ``gold`` have shape ``[n_sentences, n_types]``.
+class _CountTable:
+    """Per-example counts ``tp``, ``pred``, ``gold`` of shape ``[n, n_classes]``; scores are column sums."""
 
-    ``types`` is sorted (seqeval's order) and is the union of gold and predicted types.
-    """
-
-    types: tuple[str, ...]
     tp: np.ndarray
     pred: np.ndarray
     gold: np.ndarray
@@ -114,8 +110,18 @@ class NERCounts:
         return int(self.tp.shape[0])
 
     def matrix(self) -> np.ndarray:
-        """``[n, 3 * n_types]`` float matrix ``[tp | pred | gold]`` (the layout metrics expect)."""
+        """``[n, 3 * n_classes]`` float matrix ``[tp | pred | gold]`` (the layout the metrics expect)."""
         return np.concatenate([self.tp, self.pred, self.gold], axis=1).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class NERCounts(_CountTable):
+    """Per-sentence entity counts: ``tp``, ``pred``, ``gold`` have shape ``[n_sentences, n_types]``.
+
+    ``types`` is sorted (seqeval's order) and is the union of gold and predicted types.
+    """
+
+    types: tuple[str, ...]
 
     def scores(self) -> dict[str, Any]:
         """Corpus scores (same dictionary as :func:`ner_scores`)."""
@@ -176,23 +182,13 @@ def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
 
 
 @dataclass(frozen=True)
-class NLICounts:
+class NLICounts(_CountTable):
     """Per-example one-hot ``tp``, ``pred``, ``gold`` of shape ``[n_examples, n_labels]``.
 
     ``labels`` is the union of gold and predicted labels; only gold labels enter macro-F1.
     """
 
     labels: tuple[Any, ...]
-    tp: np.ndarray
-    pred: np.ndarray
-    gold: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.tp.shape[0])
-
-    def matrix(self) -> np.ndarray:
-        """``[n, 3 * n_labels]`` float matrix ``[tp | pred | gold]``."""
-        return np.concatenate([self.tp, self.pred, self.gold], axis=1).astype(np.float64)
 
     def scores(self) -> dict[str, float]:
         values = _nli_metrics(self.matrix().sum(0), len(self.labels))
