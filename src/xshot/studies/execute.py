@@ -363,8 +363,15 @@ def _run_ray(
         options: dict[str, Any] = {"num_cpus": resources.num_cpus, "num_gpus": num_gpus, "max_retries": 0}
         if resources.memory_gb:
             options["memory"] = int(resources.memory_gb * 1024**3)
+        if started and not address:  # a local instance never grows: an unsatisfiable request would wait forever
+            have = ray.cluster_resources()
+            if resources.num_cpus > have.get("CPU", 0) or num_gpus > have.get("GPU", 0):
+                raise XshotError(
+                    f"each cell asks for {resources.num_cpus:g} CPU(s) and {num_gpus:g} GPU(s), but the local Ray "
+                    f"instance has {have.get('CPU', 0):g} CPU(s) and {have.get('GPU', 0):g} GPU(s): lower the "
+                    "study's resources: or raise --ray-num-cpus"
+                )
         task = ray.remote(_ray_cell).options(**options)
-        # Ray's own env for the workers; the task body sets it too (for clusters started elsewhere).
         for cell in todo:
             ref = task.remote(runner, cell.config.model_dump(mode="json"), out_dir(cell), env)
             refs[ref] = cell

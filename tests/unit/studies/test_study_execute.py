@@ -154,3 +154,40 @@ def test_each_cell_starts_from_its_seed_whatever_ran_before(cells):
     execute_cell(runner, cells[1].config)
     again = execute_cell(runner, cells[0].config)
     assert first["metrics"]["evaluations"] == again["metrics"]["evaluations"]
+
+
+class _StubRay:
+    """Just enough of the ray module to check how the executor starts a local instance."""
+
+    def __init__(self, resources):
+        self.resources = resources
+        self.inits = []
+        self.shutdowns = 0
+
+    def is_initialized(self):
+        return False
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+
+    def cluster_resources(self):
+        return self.resources
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_ray_local_instance_and_unsatisfiable_resources(tmp_path, cells, runner, monkeypatch):
+    import sys
+
+    from xshot.studies.spec import Resources
+
+    stub = _StubRay({"CPU": 2.0})
+    monkeypatch.setitem(sys.modules, "ray", stub)
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(XshotError, match=r"asks for 4 CPU\(s\) and 0 GPU\(s\).*has 2 CPU\(s\)"):
+            run_study(cells, store, executor="ray", runner=runner, resources=Resources(num_cpus=4),
+                      ray_num_cpus=2, progress=False)
+        assert store.count() == 0
+    assert stub.inits == [{"include_dashboard": False, "logging_level": 30, "num_cpus": 2}]
+    assert stub.shutdowns == 1
