@@ -12,26 +12,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # so that "study_fake_runner:run" imports here, in subprocesses and on Ray
     sys.path.insert(0, str(HERE))
 
-FAKE_VARS = ("FAKE_RUNNER_LOG", "FAKE_RUNNER_EXIT_AFTER", "FAKE_RUNNER_SLEEP", "FAKE_RUNNER_FAIL", "FAKE_RUNNER_FAIL_KIND",
-             "FAKE_RUNNER_HARD_CRASH_KEY")
-
-TINY = """\
-name: tiny
-task: nli
-models:
-  - ${XSHOT_TEST_MODEL:-tiny-model}
-methods:
-  - finetune
-  - {name: lora, learning_rate: 1.0e-3, options: {r: 4}}
-seeds: [1, 2]
-languages: [de, sw]
-defaults: {max_steps: 5, eval_limit: 50, batch_size: 4}
-settings:
-  - name: src
-    train: xnli:en:dev
-    k: [4, 16]
-    eval: ["xnli:{lang}:test"]
-"""
+from study_fixtures import FAKE_VARS, TINY  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from xshot.studies.grid import expand
 from xshot.studies.spec import load_study
 from xshot.studies.store import ResultsStore
 
-from conftest import TINY
+from study_fixtures import TINY
 
 MANY = TINY.replace("seeds: [1, 2]", "seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]")  # 40 cells
 

@@ -10,7 +10,7 @@ from xshot.studies.grid import expand
 from xshot.studies.spec import expand_env, load_study, parse_study
 from xshot.training.config import RunConfig
 
-from conftest import TINY
+from study_fixtures import TINY
 
 
 def test_tiny_grid_count_order_and_content(make_study):
