@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except XshotError as err:
         if debug:
             raise
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         print(f"xshot: error: {message} (see --help)", file=sys.stderr)
         return getattr(err, "exit_code", 2) or 2
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

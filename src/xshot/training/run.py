@@ -31,7 +31,7 @@ from xshot.methods.base import MethodConfig, XshotModel
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
 from xshot.training.evaluate import predict
-from xshot.training.trainer import train
+from xshot.training.trainer import seed_everything, train
 
 log = logging.getLogger("xshot")
 EVAL_SUBSET_SEED = 0  # the same evaluation subset for every method and seed, so runs are paired
@@ -113,10 +113,29 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
     return result, records
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak, so that cells run one after another in a process each report their own."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: writing 5 resets the resident-set high-water mark (VmHWM)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak (KiB on Linux)
 
 
 def versions() -> dict[str, str]:
@@ -133,6 +152,8 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     device = select_device(config.device)
     rt = Runtime(device, select_precision(device, config.precision), data_root, progress)
     mcfg = method_config(config)
+    reset_peak_memory(device)
+    seed_everything(config.seed)  # new heads are initialised at random: same seed, same model
     t0 = time.perf_counter()
     source = training_data(config, config.train, config.k, rt)
     target = training_data(config, config.target_train, config.target_k, rt) if config.target_train else None
