@@ -78,3 +78,23 @@ def test_checkpoint_roundtrip(tiny_encoder, tmp_path, method, task):
     assert predict(model, features, device=CPU) == predict(reloaded, features, device=CPU)
     for name, tensor in saved.items():
         assert torch.equal(dict(reloaded.named_parameters())[name].detach(), tensor)
+
+
+def test_run_is_reproducible_and_reports_its_own_peak(tiny_encoder, tmp_path):
+    import resource
+
+    from xshot.training.run import run
+
+    data = tmp_path / "nli.jsonl"
+    data.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in NLI), encoding="utf-8")
+    config = RunConfig(task="nli", model=tiny_encoder, method="finetune", train=f"jsonl:{data}", seed=5,
+                       eval=[f"jsonl:{data}"], max_steps=3, batch_size=2, bootstrap=20)
+    first = run(config)
+    ballast = torch.ones(300_000_000)  # ~1.1 GiB held between the runs, then freed
+    del ballast
+    second = run(config)
+    for spec, evaluation in first["evaluations"].items():
+        assert evaluation["scores"] == second["evaluations"][spec]["scores"]
+        assert evaluation["ci"] == second["evaluations"][spec]["ci"]
+    process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert second["peak_memory_mb"] < process_peak_mb - 800  # the ballast is not this run's peak
