@@ -1,32 +1,57 @@
 """Inference over many examples: length-bucketed batches, no gradients, one pass.
 
-Sorting features by length and filling each batch up to a token budget keeps padding small and
-batches large; predictions are put back in input order afterwards.
+Features are sorted by length and the sorted run is cut into batches by a small dynamic programme
+that minimises the tokens actually computed (padding included) plus a fixed cost per batch, within a
+token budget and a batch-size cap. On a CPU a forward call of a 12-layer model costs about as much as
+30 tokens (measured: 25 ms per call, about 1 ms per token for me5-small on one thread), so batches
+there are only as large as keeping padding low allows; on accelerators the per-call cost dominates
+and batches fill up to the budget. (A fixed budget alone put a set of a hundred examples into one or
+two batches with half of their tokens padding.) Predictions are put back in input order afterwards.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from xshot.methods.base import XshotModel
 from xshot.methods.inputs import Feature
 from xshot.training.trainer import autocast, move
 
+#: cost of one forward call in tokens' worth of compute, per device type (see the module docstring)
+BATCH_COST = {"cpu": 32}
+DEFAULT_BATCH_COST = 4096
 
-def length_buckets(features: list[Feature], token_budget: int, max_batch: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length whose padded size stays within the budget."""
-    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids), reverse=True)
-    batches, current, longest = [], [], 0
-    for i in order:
-        length = len(features[i].input_ids)
-        if current and (max(longest, length) * (len(current) + 1) > token_budget or len(current) >= max_batch):
-            batches.append(current)
-            current, longest = [], 0
-        current.append(i)
-        longest = max(longest, length)
-    if current:
-        batches.append(current)
-    return batches
+
+def length_buckets(features: list[Feature], token_budget: int, max_batch: int,
+                   batch_cost: float = BATCH_COST["cpu"]) -> list[list[int]]:
+    """Indices grouped into batches of similar length whose padded size stays within the budget.
+
+    Batches are contiguous runs of the features sorted longest first (the largest allocations come
+    first and are reused); among those, the partition minimising ``sum(batch_cost + size x longest)``
+    is chosen exactly. A feature longer than the budget gets a batch of its own.
+    """
+    n = len(features)
+    if n == 0:
+        return []
+    lengths = [len(f.input_ids) for f in features]
+    order = sorted(range(n), key=lengths.__getitem__, reverse=True)
+    longest_first = np.array([lengths[i] for i in order], dtype=np.float64)
+    best = np.zeros(n + 1)
+    start = np.zeros(n + 1, dtype=np.int64)
+    for j in range(1, n + 1):  # best[j]: cheapest split of the first j; the last batch is [start[j], j)
+        lo = max(0, j - max_batch)
+        size = np.arange(j - lo, 0, -1, dtype=np.float64)
+        padded = size * longest_first[lo:j]  # the batch's longest is its first (longest-first order)
+        cost = best[lo:j] + batch_cost + padded
+        cost[(padded > token_budget) & (size > 1)] = np.inf
+        k = int(np.argmin(cost))
+        best[j], start[j] = cost[k], lo + k
+    cuts, j = [], n
+    while j > 0:
+        cuts.append((int(start[j]), j))
+        j = int(start[j])
+    return [order[a:b] for a, b in reversed(cuts)]
 
 
 def padding_fraction(features: list[Feature], batches: list[list[int]]) -> float:
@@ -37,11 +62,14 @@ def padding_fraction(features: list[Feature], batches: list[list[int]]) -> float
 
 @torch.inference_mode()
 def predict(model: XshotModel, features: list[Feature], *, device: torch.device, dtype: torch.dtype | None = None,
-            token_budget: int = 8192, max_batch: int = 128, progress: bool = False) -> list[list[int]]:
+            token_budget: int = 8192, max_batch: int = 128, batch_cost: float | None = None,
+            progress: bool = False) -> list[list[int]]:
     """Class index per scored position of every feature (one for NLI, one per kept word for NER)."""
     model.to(device).eval()
     out: list[list[int] | None] = [None] * len(features)
-    batches = length_buckets(features, token_budget, max_batch)
+    if batch_cost is None:
+        batch_cost = BATCH_COST.get(device.type, DEFAULT_BATCH_COST)
+    batches = length_buckets(features, token_budget, max_batch, batch_cost)
     iterator = batches
     if progress:
         from tqdm.auto import tqdm
@@ -53,7 +81,7 @@ def predict(model: XshotModel, features: list[Feature], *, device: torch.device,
             logits = model(batch)
         if logits.dim() == 2:
             logits = logits.unsqueeze(1)
-        best = logits.argmax(-1).cpu()
-        for row, i in enumerate(idx):
-            out[i] = best[row, : len(features[i].positions)].tolist()
+        best = logits.argmax(-1).tolist()  # one transfer and conversion per batch
+        for row, i in zip(best, idx):
+            out[i] = row[: len(features[i].positions)]
     return out  # type: ignore[return-value]

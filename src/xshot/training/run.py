@@ -79,10 +79,13 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
                      label_policy: str | dict = "shared") -> tuple[dict[str, Any], list[dict]]:
     """Scores with bootstrap intervals, plus one prediction record per example."""
     from xshot.metrics import bootstrap_ci, ner_scores, nli_scores
+    from xshot.training.cache import cached_encode
 
     start = time.perf_counter()
     model.set_language(data.language)
-    features = model.encode(data.examples)
+    # tokenized once per (tokenizer, data, input format): reused from disk by later cells and runs
+    encoded = cached_encode(model, data, {"fertility": lambda: fertility(model.backbone.tokenizer, words(data))})
+    features = encoded.features
     class_ids = predict(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
     notes: list[str] = []
     if model.labels.task == "nli":
@@ -106,7 +109,7 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
         "n": len(data),
         "scores": scores,
         "ci": {k: list(v) for k, v in ci.items()},
-        "fertility": fertility(model.backbone.tokenizer, words(data)),
+        "fertility": encoded.extras["fertility"],
         "eval_s": time.perf_counter() - start,
         "notes": notes,
     }
