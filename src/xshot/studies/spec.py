@@ -7,7 +7,7 @@ A study is a YAML mapping::
     models: [${XSHOT_MODEL:-xlm-roberta-base}]  # ${VAR} / ${VAR:-default} expand in any string
     methods:                                    # a name, or a mapping with per-method overrides
       - finetune
-      - {name: lora, learning_rate: 5.0e-4, options: {r: 8}}
+      - {name: lora, learning_rate: 5.0e-4, options: {rank: 8}}
     seeds: [1, 2, 3]
     languages: [de, sw]                         # fills "{lang}" placeholders (see settings)
     defaults: {max_steps: 200, batch_size: 16, eval_limit: 1000}   # any RunConfig field
