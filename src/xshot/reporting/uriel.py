@@ -24,7 +24,6 @@ All four are in [0, 1]. Codes may be ISO 639-1 or 639-3 (see :mod:`xshot.reporti
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import os
 from collections.abc import Iterable
@@ -52,10 +51,15 @@ _FILES = {
 
 
 def _data_dir() -> str:
-    spec = importlib.util.find_spec("lang2vec")
-    if spec is None or spec.origin is None:
-        raise XshotError("the lang2vec package is not installed (pip install lang2vec)")
-    return os.path.join(os.path.dirname(spec.origin), "data")
+    """lang2vec's data folder, found through its installed distribution: the package also installs a
+    ``lang2vec.py`` script next to the console scripts, which shadows the package on ``sys.path``."""
+    from importlib import metadata
+
+    try:
+        folder = metadata.distribution("lang2vec").locate_file("lang2vec/data")
+    except metadata.PackageNotFoundError:
+        raise XshotError("the lang2vec package is not installed (pip install lang2vec)") from None
+    return str(folder)
 
 
 @functools.cache
