@@ -29,6 +29,22 @@ import _common as C  # noqa: E402
 LANGUAGES = "de,sw,ur,zh"
 
 
+def previous_length_buckets(features, token_budget: int = 8192, max_batch: int = 128) -> list[list[int]]:
+    """xshot's bucketing before this benchmark (greedy fill up to the budget), for the before/after figures."""
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids), reverse=True)
+    batches, current, longest = [], [], 0
+    for i in order:
+        length = len(features[i].input_ids)
+        if current and (max(longest, length) * (len(current) + 1) > token_budget or len(current) >= max_batch):
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, length)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def main() -> None:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--languages", default=LANGUAGES, help=f"XNLI test languages (default {LANGUAGES})")
@@ -36,6 +52,8 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=2)
     p.add_argument("--baseline-batch", type=int, default=32, help="batch size of the straightforward loop")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples in xshot's scores")
+    p.add_argument("--no-before", action="store_true",
+                   help="skip timing the bare forward on the previous (greedy, fixed-budget) batches")
     args = p.parse_args()
     C.setup_process(args.threads)
     if args.quick:
@@ -70,14 +88,16 @@ def main() -> None:
     defaults = inspect.signature(predict).parameters
     budget, max_batch = defaults["token_budget"].default, defaults["max_batch"].default
     batch_cost = BATCH_COST.get("cpu", DEFAULT_BATCH_COST)
-    bare_batches, real_tokens = [], 0
+    bare_batches, before_batches, real_tokens = [], [], 0
     for d in sets:
         features = model.encode(d.examples)
         buckets = length_buckets(features, budget, max_batch, batch_cost)
         real_tokens += sum(len(f.input_ids) for f in features)
         bare_batches += [model.collate([features[i] for i in b]) for b in buckets]
+        before_batches += [model.collate([features[i] for i in b]) for b in previous_length_buckets(features)]
     padded_tokens = sum(int(b["input_ids"].numel()) for b in bare_batches)
     padding = 1 - real_tokens / padded_tokens
+    padding_before = 1 - real_tokens / sum(int(b["input_ids"].numel()) for b in before_batches)
 
     tok = model.backbone.tokenizer
     base_padded = 0
@@ -98,9 +118,12 @@ def main() -> None:
             results["xshot"][spec] = ([r["prediction"] for r in records], evaluation["scores"]["accuracy"])
 
     @torch.inference_mode()
-    def run_bare(rep: int) -> None:
-        for batch in bare_batches:
+    def run_bare(rep: int, batches=bare_batches) -> None:
+        for batch in batches:
             model.body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+
+    def run_bare_before(rep: int) -> None:
+        run_bare(rep, before_batches)
 
     classes = model.labels.classes
 
@@ -124,7 +147,10 @@ def main() -> None:
     warm = subsample(sets[0], min(8, len(sets[0])), 0)
     evaluate_dataset(model, warm, rt, bootstrap=args.bootstrap)
     run_bare(-1)
-    times = C.interleave(args.repeats, {"xshot": run_xshot, "bare": run_bare, "baseline": run_baseline})
+    sides = {"xshot": run_xshot, "bare": run_bare, "baseline": run_baseline}
+    if not args.no_before:
+        sides["bare_previous_batches"] = run_bare_before
+    times = C.interleave(args.repeats, sides)
     med = {k: C.median(v) for k, v in times.items()}
     agree = sum(a == b for s in specs for a, b in zip(results["xshot"][s][0], results["baseline"][s][0]))
     e2e_over_bare = med["xshot"] / med["bare"]
@@ -140,7 +166,12 @@ def main() -> None:
         "examples_per_s": {k: round(n_examples / v, 2) for k, v in med.items()},
         "xshot_over_bare": round(e2e_over_bare, 4),
         "speedup_vs_baseline": round(speedup, 3),
-        "padding_fraction": {"xshot": round(padding, 4), "baseline": round(1 - real_tokens / base_padded, 4)},
+        "padding_fraction": {"xshot": round(padding, 4), "baseline": round(1 - real_tokens / base_padded, 4),
+                             "xshot_previous_batches": round(padding_before, 4)},
+        "before_after": None if args.no_before else {
+            "note": "bare forward on xshot's previous batches (greedy fill to 8192 tokens) vs the current ones",
+            "previous_batches": len(before_batches), "current_batches": len(bare_batches),
+            "speedup_of_current_batches": round(med["bare_previous_batches"] / med["bare"], 3)},
         "xshot_batches": {"count": len(bare_batches), "token_budget": budget, "max_batch": max_batch,
                           "batch_cost": batch_cost},
         "baseline_batch_size": args.baseline_batch,

@@ -26,7 +26,8 @@ LIMITS_GIB = {"me5-small": 3.0, "gemma3-270m": 8.0}
 PEFT = ("soft-prompt", "lora")
 
 
-def cell(model: str, method: str, steps: int, eval_spec: str, eval_limit: int, root: str, threads: int) -> dict:
+def cell(model: str, method: str, steps: int, eval_spec: str, eval_limit: int, root: str, threads: int,
+         options: list[str] = ()) -> dict:
     env = dict(os.environ)
     env.update(C.ALLOCATOR_ENV)
     env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "XSHOT_NO_CACHE": "1",
@@ -35,6 +36,8 @@ def cell(model: str, method: str, steps: int, eval_spec: str, eval_limit: int, r
         cmd = [sys.executable, "-m", "xshot", "train", "--task", "nli", "--model", model, "--method", method,
                "--train", "xnli:en:dev", "--k", "16", "--seed", "1", "--max-steps", str(steps), "--eval", eval_spec,
                "--eval-limit", str(eval_limit), "--data-root", root, "--out", out, "--quiet"]
+        for option in options:
+            cmd += ["--option", option]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -63,6 +66,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--eval", default="xnli:de:test")
     p.add_argument("--eval-limit", type=int, default=32)
+    p.add_argument("--option", "-o", action="append", default=[], help="method option key=value for every cell")
     args = p.parse_args()
     C.setup_process(args.threads)
     if args.quick:
@@ -77,7 +81,7 @@ def main() -> None:
         for method in methods:
             C.log(f"memory: {name} {method} ...")
             cells.setdefault(name, {})[method] = r = cell(path, method, args.steps, args.eval, args.eval_limit, root,
-                                                          args.threads)
+                                                          args.threads, args.option)
             C.log(f"memory: {name} {method}: {r.get('peak_rss_gib', r.get('error'))} GiB")
 
     targets = []
@@ -97,7 +101,8 @@ def main() -> None:
     result = {
         "benchmark": "memory",
         "cell": {"task": "nli", "train": "xnli:en:dev", "k": 16, "steps": args.steps, "eval": args.eval,
-                 "eval_limit": args.eval_limit, "command": "python -m xshot train ... --out TMP"},
+                 "eval_limit": args.eval_limit, "options": args.option,
+                 "command": "python -m xshot train ... --out TMP"},
         "peak_rss": cells,
         "targets": targets,
     }
