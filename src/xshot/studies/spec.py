@@ -201,6 +201,12 @@ def _check_spec(value: str | None) -> str | None:
     return value
 
 
+def _check_specs(value: list[str] | None) -> list[str] | None:
+    for spec in value or []:
+        _check_spec(spec)
+    return value
+
+
 def _as_list(value: Any) -> Any:
     if value is None or isinstance(value, (list, tuple)):
         return value
@@ -272,20 +278,9 @@ class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
     methods: Optional[list[str]] = None
     seeds: Optional[list[int]] = None
 
-    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", mode="before")(_as_list)
+    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", "eval", mode="before")(_as_list)
     _specs = field_validator("train", "target_train")(_check_spec)
-
-    @field_validator("eval", mode="before")
-    @classmethod
-    def _eval_list(cls, value: Any) -> Any:
-        return _as_list(value)
-
-    @field_validator("eval")
-    @classmethod
-    def _eval_specs(cls, value: list[str] | None) -> list[str] | None:
-        for spec in value or []:
-            _check_spec(spec)
-        return value
+    _eval_specs = field_validator("eval")(_check_specs)
 
     @field_validator("k", "target_k")
     @classmethod
@@ -328,12 +323,7 @@ class Study(BaseModel):
             return [{"name": m} if isinstance(m, str) else m for m in value]
         return value
 
-    @field_validator("eval")
-    @classmethod
-    def _eval_specs(cls, value: list[str] | None) -> list[str] | None:
-        for spec in value or []:
-            _check_spec(spec)
-        return value
+    _eval_specs = field_validator("eval")(_check_specs)
 
     @field_validator("models")
     @classmethod
