@@ -41,3 +41,9 @@ def offline_model(name: str) -> str:
     if not (Path(path) / "config.json").exists():
         pytest.fail(f"offline model {name} is missing at {path}; run ../shared/tools/offline_models.py path {name}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _private_feature_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's tokenization cache (~/.cache/xshot)."""
+    monkeypatch.setenv("XSHOT_CACHE_DIR", str(tmp_path_factory.mktemp("xshot-cache")))
