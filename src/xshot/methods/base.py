@@ -22,6 +22,7 @@ from xshot.errors import XshotError
 from xshot.methods.inputs import Feature, InputFormat
 
 Scheme = Literal["io", "bio"]
+PAIR_ENCODINGS = ("cross", "siamese")
 
 
 @dataclass
@@ -40,6 +41,14 @@ class MethodConfig:
     # Freezing it keeps the pretrained cross-lingual alignment of the vocabulary, which few target-language
     # words in an English training set would otherwise pull apart, and cuts optimiser memory and time 4x.
     freeze_embeddings: bool = True
+    # NLI only. "cross" encodes premise and hypothesis together (the literature's setting); "siamese"
+    # encodes them apart (see ``methods.siamese``), for sentence-embedding backbones such as
+    # multilingual-e5, whose joint pair encoding was never trained. Needs a linear head.
+    pair_encoding: str = "cross"
+
+    def __post_init__(self) -> None:
+        if self.pair_encoding not in PAIR_ENCODINGS:
+            raise XshotError(f"option pair_encoding must be one of {', '.join(PAIR_ENCODINGS)}, not {self.pair_encoding!r}")
 
     @property
     def uses_lm_head(self) -> bool:
@@ -162,6 +171,12 @@ class XshotModel(nn.Module):
         self.input_format = input_format
         self.virtual_tokens = 0
         self.notes = []
+
+    def require_cross_encoding(self, config: MethodConfig, why: str) -> None:
+        """Methods that read one joint input cannot encode the pair apart; say so before any training."""
+        if config.pair_encoding != "cross":
+            raise XshotError(f"pair_encoding {config.pair_encoding!r} needs a linear head: {why}; "
+                             "use finetune, or lora/soft-prompt with head=linear")
 
     def freeze_input_embeddings(self) -> None:
         self.body.get_input_embeddings().weight.requires_grad_(False)

@@ -4,7 +4,8 @@ Every method reads hidden states at a few positions of its input: the first toke
 classification), the ``<mask>`` (cloze), the last token (decoders) or the first sub-token of each
 word (NER). An :class:`InputFormat` builds the ids and those positions once, so the model code
 never re-derives them. DualCL additionally prepends the label names; their token spans are the
-same for every example and are kept on the format.
+same for every example and are kept on the format. A siamese pair packs the premise's and the
+hypothesis's own inputs into one sequence, the hypothesis starting at the position.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from xshot.backbone import Backbone
 from xshot.data.examples import NERExample, NLIExample
 from xshot.errors import XshotError
 
-Style = Literal["plain", "cloze", "label-prefix"]
+Style = Literal["plain", "cloze", "label-prefix", "siamese"]
 DECODER_PAIR_TEMPLATE = "{premise}\n{hypothesis}"
 
 
@@ -53,6 +54,10 @@ class InputFormat:
     # -- NLI -----------------------------------------------------------------------------------
     def encode_nli(self, examples: list[NLIExample], classes: tuple[str, ...]) -> list[Feature]:
         bb, tok = self.backbone, self.backbone.tokenizer
+        if self.style == "siamese":
+            firsts, seconds = (tok([getattr(ex, side) for ex in examples], truncation=True,
+                                   max_length=self.max_length)["input_ids"] for side in ("premise", "hypothesis"))
+            return [Feature(a + b, [len(a)], _nli_label(ex, classes)) for ex, a, b in zip(examples, firsts, seconds)]
         if self.style == "cloze":
             texts = [self._render(ex) for ex in examples]
             ids = tok(texts)["input_ids"]
@@ -66,8 +71,7 @@ class InputFormat:
         features = []
         for ex, seq in zip(examples, ids):
             seq = self._with_prefix(self._fit(seq))
-            features.append(Feature(seq, [self._nli_position(seq)],
-                                    None if ex.label is None else [classes.index(ex.label)]))
+            features.append(Feature(seq, [self._nli_position(seq)], _nli_label(ex, classes)))
         return features
 
     def _render(self, ex: NLIExample) -> str:
@@ -131,3 +135,7 @@ class InputFormat:
             labels = None if ex.tags is None else [tag_index[t] for t in ex.tags[: len(positions)]]
             features.append(Feature(ids, positions, labels, n_words=len(ex.tokens)))
         return features
+
+
+def _nli_label(ex: NLIExample, classes: tuple[str, ...]) -> list[int] | None:
+    return None if ex.label is None else [classes.index(ex.label)]

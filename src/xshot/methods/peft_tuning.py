@@ -29,6 +29,7 @@ class PeftConfig(PromptConfig):
         return self.head == "verbalizer"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.head not in HEADS:
             raise XshotError(f"option head must be one of {', '.join(HEADS)}, not {self.head!r}")
 

@@ -32,6 +32,7 @@ class DualCLModel(XshotModel):
             raise XshotError(f"DualCL needs a label name for {', '.join(missing)}; add it under label_names")
         fmt = InputFormat(backbone, "label-prefix", max_length, label_names=[names[c] for c in labels.classes])
         super().__init__(backbone, labels, fmt)
+        self.require_cross_encoding(config, "DualCL reads the label names and the text in one input")
         self.config = config
         if config.similarity not in ("auto", "dot", "cosine"):
             raise XshotError(f"option similarity must be auto, dot or cosine, not {config.similarity!r}")

@@ -30,6 +30,7 @@ class PromptModel(XshotModel):
                           template=template(backbone.kind, config.template, config.prompts_file)
                           if labels.task == "nli" else None)
         super().__init__(backbone, labels, fmt)
+        self.require_cross_encoding(config, "a verbalizer scores the answer slot of one joint prompt")
         self.config = config
         self.scorer = VocabScorer(backbone)
         self.source_language = source_language
