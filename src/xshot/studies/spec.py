@@ -29,8 +29,6 @@ Overrides apply in the order ``defaults`` < setting < method (``options`` dicts 
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import re
 from pathlib import Path
@@ -38,28 +36,14 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator
 
+from xshot.data.spec import BUILTINS, Spec, parse_spec
 from xshot.errors import XshotError
+from xshot.methods import METHOD_NAMES
 from xshot.training.config import RunConfig
-
-DEFAULT_METHODS: tuple[str, ...] = ("finetune", "prompt", "soft-prompt", "lora", "dualcl")
 
 #: RunConfig fields that the grid itself sets; every other RunConfig field may be overridden.
 GRID_FIELDS = frozenset({"task", "model", "method", "train", "k", "seed", "eval", "target_train", "target_k"})
 
-#: Dataset name -> task, for the consistency check (datasets not listed here are accepted for any task).
-DATASET_TASKS: dict[str, str] = {
-    "xnli": "nli",
-    "wikiann": "ner",
-    "wikiann-rahimi": "ner",
-    "panx": "ner",
-    "pan-x": "ner",
-    "masakhaner": "ner",
-    "masakhaner1": "ner",
-    "masakhaner2": "ner",
-    "conll2002": "ner",
-}
-
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 LANG = "{lang}"
 
@@ -67,129 +51,43 @@ LANG = "{lang}"
 # --------------------------------------------------------------------------------------------------
 # method names and dataset specs
 # --------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def known_methods() -> tuple[str, ...]:
-    """Names in the method registry (``xshot.methods``) when it is importable, else the five built-in ones."""
-    for module_name in ("xshot.methods.registry", "xshot.methods"):
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:
-            continue
-        for attr in ("METHOD_NAMES", "METHODS", "REGISTRY", "names", "available", "method_names"):
-            obj = getattr(module, attr, None)
-            try:
-                names = tuple(str(n) for n in (obj() if callable(obj) else obj or ()))
-            except Exception:
-                continue
-            if names:
-                return names
-    return DEFAULT_METHODS
-
-
-def _is_path_spec(spec: str) -> bool:
-    base = spec.split("?", 1)[0]
-    return "/" in base or "\\" in base or base.endswith((".tsv", ".csv", ".txt", ".conll", ".jsonl", ".json"))
-
-
-@functools.lru_cache(maxsize=None)
-def _data_spec_parser() -> Any:
-    """The data package's own spec parser, when it has one (``parse_spec``)."""
-    for module_name in ("xshot.data.specs", "xshot.data.spec", "xshot.data"):
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:
-            continue
-        fn = getattr(module, "parse_spec", None)
-        if callable(fn):
-            return fn
-    return None
+def _parsed(spec: str) -> Spec | None:
+    """The data package's parse of ``spec`` with ``{lang}`` filled in; None when it rejects the spec."""
+    try:
+        return parse_spec(spec.replace(LANG, "xx"))
+    except XshotError:
+        return None
 
 
 def spec_error(spec: str) -> str | None:
-    """Why ``spec`` is not a dataset spec (``NAME:LANG[:SPLIT]``, ``hf:...`` or a file path), or None if it is one."""
+    """Why ``spec`` is not a dataset spec (``NAME:LANG[:SPLIT]``, a file kind, ``hf:ID``), or None if it is one."""
     if not isinstance(spec, str) or not spec.strip():
         return "empty dataset spec"
     if spec != spec.strip():
         return f"dataset spec {spec!r} has surrounding whitespace"
-    check = spec.replace(LANG, "xx")
-    parser = _data_spec_parser()
-    if parser is not None:
-        try:
-            parser(check)
-        except XshotError as err:
-            return err.message
-        except ValueError as err:
-            return f"malformed dataset spec {spec!r}: {err}"
-        except Exception:
-            pass
-        else:
-            return None
-    if _is_path_spec(check):
-        return None
-    base = check.split("?", 1)[0]
-    parts = base.split(":")
-    name = parts[0].lower()
-    if (
-        len(parts) < 2
-        or any(not p for p in parts)
-        or any(ch.isspace() for ch in base)
-        or not _NAME_RE.match(name)
-        or (name in DATASET_TASKS and len(parts) > 3)
-    ):
-        return f"malformed dataset spec {spec!r}: expected NAME:LANG[:SPLIT] (e.g. xnli:en:dev), hf:ID or a file path"
-    return None
-
-
-def _parsed(spec: str) -> Any:
-    """The data package's parse of ``spec`` (None when it has no parser or rejects the spec)."""
-    parser = _data_spec_parser()
-    if parser is None:
-        return None
     try:
-        return parser(spec.replace(LANG, "xx"))
-    except Exception:
-        return None
+        parse_spec(spec.replace(LANG, "xx"))
+    except XshotError as err:
+        return err.message
+    return None
 
 
 def dataset_name(spec: str) -> str | None:
     """The NAME of a built-in ``NAME:LANG[:SPLIT]`` spec (None for files and ``hf:`` specs)."""
-    if not spec:
-        return None
-    parsed = _parsed(spec)
-    if parsed is not None:
-        kind = getattr(parsed, "kind", None)
-        return kind if kind in _builtin_tasks() else None
-    if _is_path_spec(spec) or ":" not in spec:
-        return None
-    name = spec.split(":", 1)[0].lower()
-    return None if name == "hf" else name
+    parsed = _parsed(spec) if spec else None
+    return parsed.kind if parsed is not None and parsed.kind in BUILTINS else None
 
 
 def dataset_task(spec: str) -> str | None:
     """The task of a built-in dataset spec, None when unknown."""
-    return _builtin_tasks().get(dataset_name(spec) or "")
-
-
-@functools.lru_cache(maxsize=None)
-def _builtin_tasks() -> dict[str, str]:
-    try:
-        from xshot.data.spec import BUILTINS  # type: ignore[attr-defined]
-
-        return {**DATASET_TASKS, **{name: b.task for name, b in BUILTINS.items()}}
-    except Exception:
-        return DATASET_TASKS
+    name = dataset_name(spec)
+    return BUILTINS[name].task if name else None
 
 
 def spec_language(spec: str | None) -> str | None:
     """The language a spec names (the LANG of ``NAME:LANG[:SPLIT]``, or a file spec's ``?lang=``)."""
-    if not spec:
-        return None
-    parsed = _parsed(spec)
-    if parsed is not None:
-        return getattr(parsed, "language", None)
-    if dataset_name(spec) is None:
-        return None
-    return spec.split("?", 1)[0].split(":")[1] or None
+    parsed = _parsed(spec) if spec else None
+    return parsed.language if parsed is not None else None
 
 
 def _check_spec(value: str | None) -> str | None:
@@ -248,9 +146,8 @@ class MethodSpec(RunOverrides):  # type: ignore[misc, valid-type]
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        names = known_methods()
-        if value not in names:
-            raise ValueError(f"unknown method {value!r} (known: {', '.join(names)})")
+        if value not in METHOD_NAMES:
+            raise ValueError(f"unknown method {value!r} (known: {', '.join(METHOD_NAMES)})")
         return value
 
 
