@@ -99,4 +99,6 @@ def test_run_is_reproducible_and_reports_its_own_peak(tiny_encoder, tmp_path):
     for spec, evaluation in first["evaluations"].items():
         assert evaluation["scores"] == second["evaluations"][spec]["scores"]
         assert evaluation["ci"] == second["evaluations"][spec]["ci"]
+    assert [len(stage["loss"]) for stage in first["training"]] == [3]  # the loss curve, one value per step
+    assert first["training"] == second["training"] and first["training"][0]["examples"] == len(NLI)
     assert second["peak_memory_mb"] < peak_with_ballast - 800  # the ballast is not this run's peak

@@ -167,12 +167,15 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
              len(source), "; ".join(model.notes) or "no notes")
 
     train_s = 0.0
+    training: list[dict[str, Any]] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
     for stage in (source, target):
         if stage is None:
             continue
         result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
                        max_steps=config.max_steps, epochs=config.epochs, progress=progress)
         train_s += result.seconds
+        training.append({"data": stage.name, "examples": len(stage), "steps": result.steps,
+                         "loss": [round(x, 5) for x in result.losses]})
 
     evaluations: dict[str, Any] = {}
     eval_s = 0.0
@@ -200,6 +203,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         "source_language": source.language,
         "train_examples": len(source),
         "train_counts": source.meta.get("mention_counts") or source.meta.get("label_counts"),
+        "training": training,
         "evaluations": evaluations,
         "params": count_parameters(model),
         "time": {"load_s": load_s, "train_s": train_s, "eval_s": eval_s},

@@ -49,6 +49,9 @@ def test_tied_scoring_is_noted_only_without_lm_head(request):
     headed = build(request, "tiny_encoder", "prompt", "nli")
     assert headed.scorer.mode == "mlm-head" and not headed.notes
     assert build(request, "tiny_decoder", "prompt", "nli").scorer.mode == "lm-head-rows"
+    frozen = build(request, "tiny_encoder_no_head", "soft-prompt", "ner")
+    assert any("head=linear suits backbones without an LM head" in n for n in frozen.notes)
+    assert not any("head=linear" in n for n in build(request, "tiny_encoder", "soft-prompt", "ner").notes)
 
 
 def test_unknown_option_and_method_are_clear_errors():
