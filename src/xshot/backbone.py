@@ -120,7 +120,7 @@ def _probe_word_prefix(tokenizer) -> str:
 
 def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: bool = True) -> Backbone:
     """Load tokenizer and model from a local directory or the Hugging Face Hub."""
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     try:
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
@@ -130,15 +130,7 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
     kind = model_kind(config)
     with_head = want_lm_head and has_pretrained_lm_head(config, kind)
     with _quiet_transformers():
-        if with_head:
-            auto = AutoModelForMaskedLM if kind == "encoder" else AutoModelForCausalLM
-            full = auto.from_pretrained(name, trust_remote_code=trust_remote_code, dtype=torch.float32)
-            body, lm_head = _split_head(full)
-        else:
-            body = AutoModel.from_pretrained(name, trust_remote_code=trust_remote_code, dtype=torch.float32)
-            if kind == "decoder" and hasattr(body, "base_model") and body.base_model is not body:
-                body = body.base_model
-            lm_head = None
+        body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Backbone(
@@ -150,6 +142,44 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
         framing=_probe_framing(tokenizer),
         word_prefix=_probe_word_prefix(tokenizer),
     )
+
+
+def _load_weights(name: str, config, kind: Kind, with_head: bool,
+                  trust_remote_code: bool) -> tuple[nn.Module, nn.Module | None]:
+    """Body and (when asked) LM head, with every weight from the checkpoint: none left at random.
+
+    Some checkpoints keep tied input embeddings only under the LM head's name (``lm_head.weight``);
+    the body class alone would then initialise its embeddings at random, so such a checkpoint is loaded
+    through its head class, which ties them back, and the head is dropped.
+    """
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    options = dict(trust_remote_code=trust_remote_code, dtype=torch.float32, output_loading_info=True)
+    if not with_head:
+        body, info = AutoModel.from_pretrained(name, **options)
+        if not _missing(info):
+            if kind == "decoder" and hasattr(body, "base_model") and body.base_model is not body:
+                body = body.base_model
+            return body, None
+        if not has_pretrained_lm_head(config, kind):
+            raise _random_weights(name, _missing(info))
+    auto = AutoModelForMaskedLM if kind == "encoder" else AutoModelForCausalLM
+    full, info = auto.from_pretrained(name, **options)
+    if _missing(info):
+        raise _random_weights(name, _missing(info))
+    body, head = _split_head(full)
+    return body, head if with_head else None
+
+
+def _missing(loading_info: dict) -> list[str]:
+    """Weights the checkpoint lacks, except the BERT pooler, which xshot never reads."""
+    return sorted(k for k in loading_info["missing_keys"] if "pooler" not in k.split("."))
+
+
+def _random_weights(name: str, missing: list[str]) -> XshotError:
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return XshotError(f"cannot load model {name!r}: its checkpoint has no weights for {', '.join(missing[:3])}{more} "
+                      "(they would be random)")
 
 
 def _split_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:

@@ -8,12 +8,15 @@ on real multilingual checkpoints and data, not the scores themselves.
 import json
 
 import pytest
+import torch
 
 from tests.conftest import offline_model, shared_data_root
+from xshot.data import load
+from xshot.data.sampling import subsample
 from xshot.methods import METHOD_NAMES
 from xshot.training.checkpoint import load_model
 from xshot.training.config import RunConfig
-from xshot.training.run import run
+from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset, run
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +61,24 @@ def test_reloaded_model_predicts_the_same(tmp_path):
     first = run(config, tmp_path, data_root=str(root))
     model, cfg = load_model(tmp_path / "model")
     assert cfg == config
-    from xshot.training.run import Runtime, evaluate_dataset
-    from xshot.data import load
-    from xshot.data.sampling import subsample
-    import torch
+    assert reevaluate(model, "wikiann:de", 10) == first["evaluations"]["wikiann:de"]["scores"]
 
-    data = subsample(load("wikiann:de", "test", str(root)), 10, 0)
-    again, _ = evaluate_dataset(model, data, Runtime(torch.device("cpu"), None, str(root), False), bootstrap=0)
-    assert again["scores"] == first["evaluations"]["wikiann:de"]["scores"]
+
+def reevaluate(model, spec: str, limit: int) -> dict:
+    """A reloaded model's scores on the run's evaluation subset."""
+    root = str(shared_data_root())
+    data = subsample(load(spec, "test", root), limit, EVAL_SUBSET_SEED)
+    scores, _ = evaluate_dataset(model, data, Runtime(torch.device("cpu"), None, root, False), bootstrap=0)
+    return scores["scores"]
+
+
+@pytest.mark.parametrize("backbone", ["me5-small", "gemma3-270m"])
+def test_siamese_nli_end_to_end_and_reloaded(backbone, tmp_path):
+    options = {"pair_encoding": "siamese", "head": "linear"}
+    config = RunConfig(task="nli", model=offline_model(backbone), method="lora", options=options, seed=1,
+                       max_steps=2, batch_size=4, max_length=128, bootstrap=0, **TASKS["nli"])
+    first = run(config, tmp_path, data_root=str(shared_data_root()))
+    assert first["method_config"]["pair_encoding"] == "siamese"
+    model, cfg = load_model(tmp_path / "model")
+    assert model.input_format.style == "siamese" and cfg == config
+    assert reevaluate(model, "xnli:sw:test", 12) == first["evaluations"]["xnli:sw:test"]["scores"]

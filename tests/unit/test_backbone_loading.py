@@ -1,0 +1,43 @@
+"""Loading a backbone never leaves a weight at random, whatever name the checkpoint stores it under."""
+
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from xshot.backbone import load_backbone
+from xshot.errors import XshotError
+
+
+def rewritten(source: str, target, edit) -> str:
+    """A copy of a saved model whose weight file is passed through ``edit`` (a dict → dict function)."""
+    shutil.copytree(source, target)
+    path = target / "model.safetensors"
+    save_file(edit(load_file(path)), path, metadata={"format": "pt"})
+    return str(target)
+
+
+def test_tied_embeddings_stored_only_as_the_lm_head_are_recovered(tiny_decoder, tmp_path):
+    stored = load_file(f"{tiny_decoder}/model.safetensors")
+    [embed_key] = [k for k in stored if k.endswith("embed_tokens.weight")]
+
+    def head_only(state):  # how some converted checkpoints (e.g. from GGUF) keep tied embeddings
+        state["lm_head.weight"] = state.pop(embed_key)
+        return state
+
+    path = rewritten(tiny_decoder, tmp_path / "head-only", head_only)
+    for want_head in (False, True):
+        backbone = load_backbone(path, want_lm_head=want_head)
+        assert torch.equal(backbone.body.get_input_embeddings().weight, stored[embed_key])
+        assert (backbone.lm_head is not None) == want_head
+
+
+def test_a_weight_missing_from_the_checkpoint_is_an_error(tiny_encoder_no_head, tmp_path):
+    def drop_a_layer_weight(state):
+        del state[next(k for k in state if "attention" in k and k.endswith("weight"))]
+        return state
+
+    path = rewritten(tiny_encoder_no_head, tmp_path / "incomplete", drop_a_layer_weight)
+    with pytest.raises(XshotError, match=r"has no weights for .*attention.*\(they would be random\)"):
+        load_backbone(path, want_lm_head=False)
