@@ -45,7 +45,8 @@ def stats(
     table.add_row("sentences" if result["task"] == "ner" else "examples", str(result["examples"]))
     table.add_row("words", str(result["tokens"]))
     if "fertility" in result:
-        table.add_row(f"subwords per word ({tokenizer})", f"{result['fertility']:.3f}")
+        value = result["fertility"]
+        table.add_row(f"subwords per word ({tokenizer})", "n/a (no spaces between words)" if value is None else f"{value:.3f}")
     for label, n in result["label_counts"].items():
         table.add_row(f"{label} mentions" if result["task"] == "ner" else label, str(n))
     Console().print(table)

@@ -122,7 +122,7 @@ def _print_scores(console, metrics: dict) -> None:
         table.add_column(col, justify="left" if col == "evaluation set" else "right")
     for spec, ev in metrics["evaluations"].items():
         lo, hi = ev["ci"].get(primary, (float("nan"), float("nan")))
-        table.add_row(spec, str(ev["n"]), f"{ev['scores'][primary]:.4f}", f"[{lo:.4f}, {hi:.4f}]", f"{ev['fertility']:.2f}")
+        table.add_row(spec, str(ev["n"]), f"{ev['scores'][primary]:.4f}", f"[{lo:.4f}, {hi:.4f}]", "—" if ev["fertility"] is None else f"{ev['fertility']:.2f}")
     console.print(table)
     t = metrics["time"]
     console.print(f"trainable {metrics['params']['trainable']:,} / {metrics['params']['total']:,} parameters · "

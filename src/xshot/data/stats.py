@@ -32,6 +32,21 @@ def load_tokenizer(name_or_path: str) -> Any:
         raise XshotError(f"cannot load tokenizer {name_or_path!r}: {reason}") from err
 
 
+#: Languages written without spaces between words (ISO 639-1 and -3 codes). Whitespace "words" of raw
+#: text in them are phrases or whole clauses (XNLI zh averages ~14 subwords each), not words.
+UNSPACED_LANGUAGES = frozenset({"zh", "zho", "cmn", "yue", "ja", "jpn", "th", "tha", "lo", "lao",
+                                "km", "khm", "my", "mya", "bo", "bod"})
+
+
+def word_fertility(tokenizer: Any, dataset: Dataset) -> float | None:
+    """Subwords per word, or None where the words are unknown: raw NLI text in a language written
+    without spaces (NER tokens are the dataset's own word segmentation, so they always count)."""
+    language = (dataset.language or "").lower().replace("_", "-").split("-")[0]
+    if dataset.task == "nli" and language in UNSPACED_LANGUAGES:
+        return None
+    return fertility(tokenizer, words(dataset))
+
+
 def fertility(tokenizer: Any, word_list: list[str]) -> float:
     """Mean number of subwords per word, each word tokenized on its own (Rust et al., 2021)."""
     counts = Counter(word_list)
@@ -60,5 +75,6 @@ def compute_stats(dataset: Dataset, tokenizer: Any = None) -> dict[str, Any]:
     if "tag_scheme" in dataset.meta:
         stats["tag_scheme"] = dataset.meta["tag_scheme"]
     if tokenizer is not None:
-        stats["fertility"] = round(fertility(tokenizer, word_list), 4)
+        value = word_fertility(tokenizer, dataset)
+        stats["fertility"] = None if value is None else round(value, 4)
     return stats

@@ -167,7 +167,7 @@ def format_fingerprint(model: Any) -> dict[str, Any]:
     bb = fmt.backbone
     labels = model.labels
     modules = sorted({"xshot.methods.inputs", "xshot.methods.base", type(model).__module__,
-                      type(fmt).__module__})
+                      type(fmt).__module__, "xshot.data.stats"})  # stats: the fertility stored with the features
     return {
         "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
         "labels": {"task": labels.task, "classes": list(labels.classes), "scheme": labels.scheme},

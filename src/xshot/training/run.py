@@ -23,7 +23,7 @@ from xshot.backbone import count_parameters, load_backbone, select_device, selec
 from xshot.data import Dataset, load
 from xshot.data.labels import relabel, resolve_policy
 from xshot.data.sampling import sample_few_shot, subsample
-from xshot.data.stats import fertility, words
+from xshot.data.stats import word_fertility
 from xshot.errors import XshotError
 from xshot.io import write_json, write_jsonl
 from xshot.methods import get_method
@@ -84,7 +84,7 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
     start = time.perf_counter()
     model.set_language(data.language)
     # tokenized once per (tokenizer, data, input format): reused from disk by later cells and runs
-    encoded = cached_encode(model, data, {"fertility": lambda: fertility(model.backbone.tokenizer, words(data))})
+    encoded = cached_encode(model, data, {"fertility": lambda: word_fertility(model.backbone.tokenizer, data)})
     features = encoded.features
     class_ids = predict(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
     notes: list[str] = []

@@ -41,7 +41,10 @@ def test_method_end_to_end(backbone, task, method, tmp_path):
         primary = metrics["primary_metric"]
         lo, hi = ev["ci"][primary]
         assert 0.0 <= lo <= ev["scores"][primary] <= hi <= 1.0
-        assert ev["fertility"] > 1.0
+        if spec.startswith("xnli:zh"):  # written without spaces: no words to count subwords per
+            assert ev["fertility"] is None
+        else:
+            assert ev["fertility"] > 1.0
         lines = (tmp_path / "predictions" / f"{spec.replace(':', '_')}.jsonl").read_text().splitlines()
         assert len(lines) == config.eval_limit
     assert 0 < metrics["params"]["trainable"] <= metrics["params"]["total"]

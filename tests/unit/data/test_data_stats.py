@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from xshot.data import load
-from xshot.data.examples import Dataset, NERExample
-from xshot.data.stats import compute_stats, fertility, words
+from xshot.data.examples import Dataset, NERExample, NLIExample
+from xshot.data.stats import compute_stats, fertility, word_fertility, words
 
 
 class CharTokenizer:
@@ -45,3 +47,18 @@ def test_stats_with_tokenizer() -> None:
     data = Dataset("ner", [NERExample(("ab", "c"), ("B-PER", "O"))], "d", labels=("PER",))
     assert words(data) == ["ab", "c"]
     assert compute_stats(data, CharTokenizer())["fertility"] == 1.5
+
+
+@pytest.mark.parametrize("language", ["zh", "ja-JP", "th", "zho"])
+def test_no_fertility_for_raw_text_written_without_spaces(language) -> None:
+    data = Dataset("nli", [NLIExample("我们 去 了", "他们 走 了", "neutral")], "d", language=language)
+    assert word_fertility(CharTokenizer(), data) is None
+    assert compute_stats(data, CharTokenizer())["fertility"] is None
+
+
+def test_fertility_where_words_are_known() -> None:
+    spaced = Dataset("nli", [NLIExample("ab c", "d", "neutral")], "d", language="de")
+    assert word_fertility(CharTokenizer(), spaced) == (2 + 1 + 1) / 3
+    # NER tokens are the dataset's own segmentation, even in Chinese (WikiANN zh: characters)
+    ner = Dataset("ner", [NERExample(("北", "京"), ("B-LOC", "I-LOC"))], "d", language="zh", labels=("LOC",))
+    assert word_fertility(CharTokenizer(), ner) == 1.0
