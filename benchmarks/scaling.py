@@ -165,10 +165,10 @@ def main() -> None:
                     "model_size_factor": round(plan_module.model_size_factor(probe.model), 3)}
     suggested = {
         "DEFAULT_LOAD_S": round(unit["load_s_per_cell"] + unit["overhead_s_per_cell"], 2),
-        "DEFAULT_STEP_S['finetune'] (110M params, batch 16)": round(
+        "finetune Cost.step_s (110M params, batch 16)": round(
             unit["train_s_per_step"] / default_unit["model_size_factor"] /
             (0.5 + 0.5 * 8 / plan_module.DEFAULT_BATCH), 2),
-        "DEFAULT_EVAL_S['finetune'] (110M params)": round(unit["eval_s_per_example"] / default_unit["model_size_factor"], 4),
+        "finetune Cost.eval_s (110M params)": round(unit["eval_s_per_example"] / default_unit["model_size_factor"], 4),
         "note": "inverts plan.default_costs' scaling (model size factor, batch 8 vs 16) for this machine and "
                 "thread count; unit costs of other methods are not measured here",
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch import nn
@@ -118,16 +118,26 @@ def _probe_word_prefix(tokenizer) -> str:
     return " "
 
 
-def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: bool = True) -> Backbone:
-    """Load tokenizer and model from a local directory or the Hugging Face Hub."""
+def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: bool = True,
+                  check: Callable[[Kind, bool], None] | None = None) -> Backbone:
+    """Load tokenizer and model from a local directory or the Hugging Face Hub.
+
+    ``check(kind, has_pretrained_lm_head)`` may refuse the backbone once its config is read, before any
+    weight loads.
+    """
     from transformers import AutoConfig, AutoTokenizer
 
     try:
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
     except OSError as err:
         raise XshotError(f"cannot load model {name!r}: {str(err).splitlines()[0]}") from err
     kind = model_kind(config)
+    if check is not None:
+        check(kind, has_pretrained_lm_head(config, kind))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise XshotError(f"cannot load model {name!r}: {str(err).splitlines()[0]}") from err
     with_head = want_lm_head and has_pretrained_lm_head(config, kind)
     with _quiet_transformers():
         body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from xshot.methods import METHOD_NAMES
+
 _SPECS_HELP = "comma-separated dataset specs, e.g. xnli:de,xnli:sw or masakhaner2:swa,wikiann:de"
 
 
@@ -68,7 +70,7 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of run settings (flags override it)"),
     task: Optional[str] = typer.Option(None, "--task", help="nli or ner"),
     model: Optional[str] = typer.Option(None, "--model", help="Hugging Face id or local model directory"),
-    method: Optional[str] = typer.Option(None, "--method", help="finetune, prompt, soft-prompt, lora or dualcl"),
+    method: Optional[str] = typer.Option(None, "--method", help=f"one of: {', '.join(METHOD_NAMES)}"),
     train_spec: Optional[str] = typer.Option(None, "--train", help="training dataset spec, e.g. xnli:en:dev"),
     k: Optional[int] = typer.Option(None, "--k", help="shots per class (NLI) or mentions per type (NER); omit for all"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -78,6 +80,7 @@ def train(
     epochs: Optional[float] = typer.Option(None, "--epochs"),
     learning_rate: Optional[float] = typer.Option(None, "--lr"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="tokens per input (default 256)"),
     target_train: Optional[str] = typer.Option(None, "--target-train", help="target-language shots, after source training"),
     target_k: Optional[int] = typer.Option(None, "--target-k"),
     option: list[str] = typer.Option([], "--option", "-o", help="method option key=value (repeatable)"),
@@ -97,7 +100,7 @@ def train(
     values = _load_yaml_config(config) if config else {}
     flags = {"task": task, "model": model, "method": method, "train": train_spec, "k": k, "seed": seed,
              "eval_limit": eval_limit, "max_steps": max_steps, "epochs": epochs, "learning_rate": learning_rate,
-             "batch_size": batch_size, "target_train": target_train, "target_k": target_k, "device": device,
+             "batch_size": batch_size, "max_length": max_length, "target_train": target_train, "target_k": target_k, "device": device,
              "precision": precision}
     values.update({key: v for key, v in flags.items() if v is not None})
     if eval_specs:

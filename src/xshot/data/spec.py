@@ -166,6 +166,15 @@ def parse_spec(text: str) -> Spec:
     raise XshotError(f"unknown dataset {kind!r}: expected {_SPEC_FORMS}")
 
 
+def with_language(text: str, language: str) -> str:
+    """The same built-in dataset and split in another language (``xnli:en:dev`` → ``xnli:de:dev``)."""
+    spec = parse_spec(text)
+    if spec.kind not in BUILTINS:
+        raise XshotError(f"dataset spec {text!r} names no language to replace: a built-in dataset "
+                         "(NAME:LANG[:SPLIT]) is needed here")
+    return f"{spec.kind}:{language}" + (f":{spec.split}" if spec.split else "")
+
+
 def resolve_data_root(explicit: str | Path | None = None) -> Path | None:
     """The local data root: the argument, else ``$XSHOT_DATA_ROOT``, else None (use the Hub)."""
     root = explicit if explicit is not None else os.environ.get("XSHOT_DATA_ROOT") or None

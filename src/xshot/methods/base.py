@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch import nn
@@ -25,35 +25,78 @@ Scheme = Literal["io", "bio"]
 PAIR_ENCODINGS = ("cross", "siamese")
 
 
+def option(default: Any, help: str, *, choices: tuple | None = None, minimum: float | None = None,
+           maximum: float | None = None) -> Any:
+    """A config field with its help text and its checks, which :class:`MethodConfig` applies in one place."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum}
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclass
 class MethodConfig:
     """Optimisation defaults shared by all methods; each method overrides what the literature says."""
 
-    learning_rate: float = 2e-5
-    batch_size: int = 8
-    max_steps: int = 100
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    grad_accumulation: int = 1
-    dropout: float = 0.1
+    learning_rate: float = option(2e-5, "peak learning rate of AdamW", minimum=0)
+    batch_size: int = option(8, "examples per optimisation step", minimum=1)
+    max_steps: int = option(100, "optimisation steps (0: evaluate the untrained model)", minimum=0)
+    warmup_ratio: float = option(0.1, "share of the steps with a linear warm-up", minimum=0, maximum=1)
+    weight_decay: float = option(0.01, "AdamW weight decay of matrices", minimum=0)
+    max_grad_norm: float = option(1.0, "gradient clipping norm", minimum=0)
+    grad_accumulation: int = option(1, "batches accumulated per step", minimum=1)
+    dropout: float = option(0.1, "dropout of new heads", minimum=0, maximum=1)
     # The word-embedding matrix is most of a multilingual model (96M of me5-small's 118M parameters).
     # Freezing it keeps the pretrained cross-lingual alignment of the vocabulary, which few target-language
     # words in an English training set would otherwise pull apart, and cuts optimiser memory and time 4x.
-    freeze_embeddings: bool = True
+    freeze_embeddings: bool = option(True, "keep the word-embedding matrix frozen")
     # NLI only. "cross" encodes premise and hypothesis together (the literature's setting); "siamese"
     # encodes them apart (see ``methods.siamese``), for sentence-embedding backbones such as
     # multilingual-e5, whose joint pair encoding was never trained. Needs a linear head.
-    pair_encoding: str = "cross"
+    pair_encoding: str = option("cross", "NLI: encode the pair together (cross) or apart (siamese)",
+                                choices=PAIR_ENCODINGS)
 
     def __post_init__(self) -> None:
-        if self.pair_encoding not in PAIR_ENCODINGS:
-            raise XshotError(f"option pair_encoding must be one of {', '.join(PAIR_ENCODINGS)}, not {self.pair_encoding!r}")
+        for f in dataclasses.fields(self):
+            meta, value = f.metadata, getattr(self, f.name)
+            if meta.get("choices") and value not in meta["choices"]:
+                raise XshotError(f"option {f.name} must be one of {', '.join(map(str, meta['choices']))}, "
+                                 f"not {value!r}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if meta.get("minimum") is not None and value < meta["minimum"]:
+                    raise XshotError(f"option {f.name} must be at least {meta['minimum']}, not {value!r}")
+                if meta.get("maximum") is not None and value > meta["maximum"]:
+                    raise XshotError(f"option {f.name} must be at most {meta['maximum']}, not {value!r}")
 
     @property
     def uses_lm_head(self) -> bool:
         """Whether the backbone must be loaded with its pretrained LM head (verbalizer scoring)."""
         return False
+
+    @property
+    def needs_pretrained_lm_head(self) -> bool:
+        """Whether the method is meaningless without a pretrained LM head (no tied-embedding proxy)."""
+        return False
+
+    @property
+    def trains(self) -> bool:
+        """False for methods that take no gradient step (zero-shot and in-context prompting)."""
+        return True
+
+    @property
+    def wants_target_shots(self) -> bool:
+        """Whether each evaluation language needs its own K shots (in-context demonstrations in that language)."""
+        return False
+
+    def check_task(self, task: str) -> None:
+        """Refuse a task the method cannot do, before any data or model loads."""
+
+    def check_backbone(self, kind: str, has_lm_head: bool) -> None:
+        """Refuse a backbone the method cannot use, after its config is read and before its weights load."""
+        if self.needs_pretrained_lm_head and not has_lm_head:
+            raise XshotError(f"{type(self).__name__.removesuffix('Config')} needs a pretrained LM head and this "
+                             "backbone has none (tied-embedding scores have no zero-shot meaning); use a checkpoint "
+                             "with an MLM or causal LM head, e.g. xlm-roberta-base")
 
     @classmethod
     def resolve(cls, overrides: dict[str, Any]) -> "MethodConfig":
@@ -65,14 +108,25 @@ class MethodConfig:
         return cls(**{k: _coerce(v, names[k]) for k, v in overrides.items()})
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(value: Any, f: dataclasses.Field) -> Any:
     """Options arrive as strings from the command line; convert them to the field's default type."""
     default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, bool) and not isinstance(value, (bool, str)):
+        raise XshotError(f"option {f.name}: expected true or false, not {value!r}")
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, bool):
+        raise XshotError(f"option {f.name}: expected a number, not {value!r}")
     if not isinstance(value, str) or default is None or isinstance(default, str):
         return value
+    if isinstance(default, bool):
+        if value.lower() not in _TRUE + _FALSE:
+            raise XshotError(f"option {f.name}: expected true or false, not {value!r}")
+        return value.lower() in _TRUE
     try:
-        if isinstance(default, bool):
-            return value.lower() in ("1", "true", "yes", "on")
         return type(default)(value)
     except ValueError:
         raise XshotError(f"option {f.name}: cannot read {value!r} as {type(default).__name__}") from None
@@ -218,3 +272,14 @@ class XshotModel(nn.Module):
 
     def set_language(self, language: str | None) -> None:
         """Hook for per-language verbalizers; most methods are language-agnostic."""
+
+    def observe_shots(self, examples: list, language: str | None, seed: int) -> None:
+        """Hook for methods that learn from the shots without gradients (in-context demonstrations)."""
+
+    def encoding_extras(self) -> dict[str, Callable[[], Any]]:
+        """Facts about the last :meth:`encode` worth recording with the evaluation (cached with the features)."""
+        return {}
+
+    def evaluation_notes(self) -> list[str]:
+        """What an evaluation on the current language should record beyond its scores."""
+        return []

@@ -36,10 +36,18 @@ class InputFormat:
     max_length: int = 256
     template: str | None = None  # cloze NLI template
     label_names: list[str] = field(default_factory=list)  # label-prefix: one name per class
+    # in-context demonstrations (cloze NLI), already rendered and tokenized, farthest from the input first;
+    # each is followed by ``demo_separator``. An input that does not fit drops them from the front.
+    demonstrations: list[list[int]] = field(default_factory=list)
+    demo_separator: list[int] = field(default_factory=list)
+    # NER on decoders: the state before a word's first sub-token is read, so a sequence must not start
+    # with a word; without a tokenizer prefix (BOS), the BOS (else EOS) token is put first
+    context_start: bool = False
     label_spans: list[list[int]] = field(default_factory=list, init=False)
     _prefix_ids: list[int] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
+        self.demonstrations_dropped = 0
         if self.style == "label-prefix":
             pieces = self.backbone.word_ids(self.label_names, first=True)
             start = len(self.backbone.framing.prefix)
@@ -69,10 +77,24 @@ class InputFormat:
             ids = tok([DECODER_PAIR_TEMPLATE.format(premise=ex.premise, hypothesis=ex.hypothesis)
                        for ex in examples])["input_ids"]
         features = []
+        self.demonstrations_dropped = 0  # inputs of this call that lost demonstrations (read by the run)
         for ex, seq in zip(examples, ids):
-            seq = self._with_prefix(self._fit(seq))
+            seq = self._with_demonstrations(self._with_prefix(self._fit(seq)))
             features.append(Feature(seq, [self._nli_position(seq)], _nli_label(ex, classes)))
         return features
+
+    def _with_demonstrations(self, seq: list[int]) -> list[int]:
+        """Demonstrations after the tokenizer's prefix; the farthest ones go first when the input is too long."""
+        if not self.demonstrations:
+            return seq
+        blocks = [d + self.demo_separator for d in self.demonstrations]
+        room, kept = self.max_length - len(seq), len(blocks)
+        while kept and sum(len(b) for b in blocks[len(blocks) - kept:]) > room:
+            kept -= 1
+        if kept < len(blocks):
+            self.demonstrations_dropped += 1
+        head = len(self.backbone.framing.prefix)
+        return seq[:head] + [i for b in blocks[len(blocks) - kept:] for i in b] + seq[head:]
 
     def _render(self, ex: NLIExample) -> str:
         mask = self.backbone.tokenizer.mask_token or ""
@@ -119,7 +141,11 @@ class InputFormat:
         texts = [w if first else bb.word_prefix + w for w, first in zip(words, firsts)]
         pieces = bb.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         unk = bb.tokenizer.unk_token_id
-        prefix = bb.framing.prefix + self._prefix_ids
+        start = bb.framing.prefix
+        if self.context_start and not start:
+            tok = bb.tokenizer
+            start = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+        prefix = start + self._prefix_ids
         budget = self.max_length - len(prefix) - len(bb.framing.suffix)
         features, cursor = [], 0
         for ex in examples:

@@ -1,5 +1,8 @@
 """Parameter-efficient tuning through peft: the body is wrapped, everything else stays as it is.
 
+Soft prompts, prefixes, LoRA and (IA)³ all share this: the scorer of ``prompt`` (verbalizer) or of
+``finetune`` (linear head) on a frozen body that peft wraps.
+
 The task scorer (linear head or verbalizer) is the one of the wrapped method; only the peft
 parameters and the scorer's own small parameters train. Soft prompts prepend virtual tokens to the
 body's input, so its outputs gain that many leading positions; :class:`XshotModel` slices them off
@@ -13,25 +16,21 @@ from dataclasses import dataclass
 
 from xshot.methods.base import XshotModel
 from xshot.methods.prompt.config import PromptConfig
-from xshot.errors import XshotError
+from xshot.methods.base import option
 
 HEADS = ("verbalizer", "linear")
 
 
 @dataclass
 class PeftConfig(PromptConfig):
-    """Shared by soft-prompt and LoRA: which scorer sits on the frozen backbone."""
+    """Shared by the peft methods: which scorer sits on the frozen backbone."""
 
-    head: str = "verbalizer"
+    head: str = option("verbalizer", "scorer on the frozen body: verbalizer (label words) or linear",
+                       choices=HEADS)
 
     @property
     def uses_lm_head(self) -> bool:
         return self.head == "verbalizer"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.head not in HEADS:
-            raise XshotError(f"option head must be one of {', '.join(HEADS)}, not {self.head!r}")
 
 
 def scored_model(backbone, task, entity_types, config: PeftConfig, **kwargs) -> XshotModel:
@@ -48,13 +47,13 @@ def scored_model(backbone, task, entity_types, config: PeftConfig, **kwargs) -> 
 
 
 def wrap(model: XshotModel, peft_config) -> XshotModel:
-    from peft import get_peft_model
+    from peft import PeftType, get_peft_model
 
     for p in model.parameters():
         p.requires_grad_(False)
     model.body = get_peft_model(model.body, peft_config)
     for p in model.head_parameters():
         p.requires_grad_(True)
-    if peft_config.is_prompt_learning:
-        model.virtual_tokens = peft_config.num_virtual_tokens
+    if peft_config.peft_type in (PeftType.PROMPT_TUNING, PeftType.P_TUNING):
+        model.virtual_tokens = peft_config.num_virtual_tokens  # prefix tuning adds keys/values, not positions
     return model

@@ -19,6 +19,7 @@ import pandas as pd
 
 from xshot.errors import XshotError
 from xshot.io import atomic_open
+from xshot.methods import BASELINE_METHOD, METHOD_NAMES
 from xshot.reporting import figures as figs
 from xshot.reporting.document import Cell, Document, Figure, Paragraph, Section, Table, to_html, to_markdown
 from xshot.reporting.languages import high_resource_set, to_iso639_3
@@ -41,8 +42,6 @@ OPTIONAL_COLUMNS = (
     "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
     "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
 )  # fmt: skip
-METHOD_ORDER = ("finetune", "prompt", "soft-prompt", "lora", "dualcl")
-BASELINE_METHOD = "finetune"
 ALPHA = 0.05
 DAGGER = "†"
 DASH = "–"
@@ -204,7 +203,7 @@ def _short_model(model: str) -> str:
 
 
 def _method_order(methods: Iterable[str]) -> list[str]:
-    known = {m: i for i, m in enumerate(METHOD_ORDER)}
+    known = {m: i for i, m in enumerate(METHOD_NAMES)}
     return sorted(set(methods), key=lambda m: (known.get(m, len(known)), m))
 
 

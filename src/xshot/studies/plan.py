@@ -23,16 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xshot.methods import get_method
 from xshot.studies.grid import Cell
 from xshot.studies.spec import dataset_name
 from xshot.training.config import RunConfig
 
-#: seconds per optimisation step, 110M-parameter model, batch 16, 2-core CPU; finetune from
-#: benchmarks/scaling.py (idle machine), the other methods scaled by their step-time ratios to finetune
-#: in the closing-note runs (me5-small, 60 steps, XNLI)
-DEFAULT_STEP_S: dict[str, float] = {"finetune": 1.9, "prompt": 1.9, "soft-prompt": 0.9, "lora": 1.2, "dualcl": 2.0}
-#: seconds per evaluated example, 110M-parameter model, 2-core CPU (benchmarks/scaling.py for finetune)
-DEFAULT_EVAL_S: dict[str, float] = {"finetune": 0.043, "prompt": 0.05, "soft-prompt": 0.05, "lora": 0.045, "dualcl": 0.05}
 DEFAULT_LOAD_S = 5.4
 DEFAULT_BATCH = 16
 BASE_PARAMS = 110e6
@@ -83,19 +78,21 @@ def train_examples(config: RunConfig) -> int:
 
 def train_steps(config: RunConfig) -> int:
     """Optimisation steps the cell will take (max_steps, else epochs over the training examples)."""
+    if not get_method(config.method).cost.trains:
+        return 0
     batch = config.batch_size or DEFAULT_BATCH
     phases = [config.k]
     if config.target_train:
         phases.append(config.target_k)
     steps = 0
     for k in phases:
-        if config.max_steps:
+        if config.max_steps is not None:
             steps += config.max_steps
             continue
         n = k * N_LABELS.get(config.task, 3) if k is not None else train_examples(config)
         epochs = config.epochs or (10.0 if k is not None else 3.0)
         steps += math.ceil(epochs * n / batch)
-    return max(1, steps)
+    return steps
 
 
 def eval_examples(config: RunConfig) -> int:
@@ -113,8 +110,9 @@ def default_costs(config: RunConfig) -> tuple[float, float, float]:
     size = model_size_factor(config.model)
     # half of a CPU step scales with the batch, half (the optimiser) does not
     batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
-    step = DEFAULT_STEP_S.get(config.method, 8.0) * size * batch
-    per_example = DEFAULT_EVAL_S.get(config.method, 0.05) * size
+    cost = get_method(config.method).cost
+    step = cost.step_s * size * batch
+    per_example = cost.eval_s * size
     return DEFAULT_LOAD_S, step * train_steps(config), per_example * eval_examples(config)
 
 

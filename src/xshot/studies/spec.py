@@ -481,3 +481,24 @@ def _check(study: Study, lines: dict[Path_, int], path: str) -> None:
                     fail(f"settings[{i}] ({s.name}): method {m!r} is not in the study's methods", at + ("methods", j))
         if s.seeds == []:
             fail(f"settings[{i}] ({s.name}): seeds is an empty list", at + ("seeds",))
+    _check_method_options(study, fail)
+
+
+def _check_method_options(study: Study, fail) -> None:
+    """Every method's options, merged as the grid merges them, resolve into its config (before any cell runs)."""
+    from xshot.methods import get_method
+
+    layers = [("defaults",), *[("settings", i) for i in range(len(study.settings))]]
+    owners = [study.defaults, *study.settings]
+    for i, m in enumerate(study.methods):
+        config_class = get_method(m.name).config_class
+        for owner, loc in [*zip(owners, layers), (m, ("methods", i))]:
+            if isinstance(owner, SettingSpec) and owner.methods is not None and m.name not in owner.methods:
+                continue
+            options = owner.options or {}
+            if not options:
+                continue
+            try:
+                config_class.resolve(options)
+            except XshotError as err:
+                fail(f"method {m.name!r}: {err.message}", loc + ("options",))

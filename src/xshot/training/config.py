@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xshot.methods import METHOD_NAMES
+
 
 class RunConfig(BaseModel):
     """Everything that determines a run's result. Its hash keys the results store."""
@@ -16,7 +18,7 @@ class RunConfig(BaseModel):
 
     task: Literal["nli", "ner"]
     model: str = Field(description="Hugging Face model id or local directory")
-    method: str = Field(description="name of a registered method: finetune, prompt, soft-prompt, lora, dualcl")
+    method: str = Field(description=f"name of a registered method: {', '.join(METHOD_NAMES)}")
     train: str = Field(description="dataset spec of the training data")
     train_split: str = "train"
     k: int | None = Field(default=None, description="shots per class (NLI) or mentions per type (NER); None = all")

@@ -22,6 +22,7 @@ from xshot import __version__
 from xshot.backbone import count_parameters, load_backbone, select_device, select_precision
 from xshot.data import Dataset, load
 from xshot.data.labels import relabel, resolve_policy
+from xshot.data.spec import with_language
 from xshot.data.sampling import sample_few_shot, subsample
 from xshot.data.stats import word_fertility
 from xshot.errors import XshotError
@@ -50,7 +51,9 @@ def method_config(config: RunConfig) -> MethodConfig:
     for field, value in (("learning_rate", config.learning_rate), ("batch_size", config.batch_size)):
         if value is not None:
             overrides[field] = value
-    return get_method(config.method).config_class.resolve(overrides)
+    mcfg = get_method(config.method).config_class.resolve(overrides)
+    mcfg.check_task(config.task)
+    return mcfg
 
 
 def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> Dataset:
@@ -67,7 +70,7 @@ def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> D
 def build_model(config: RunConfig, mcfg: MethodConfig, entity_types: tuple[str, ...],
                 source_language: str | None) -> XshotModel:
     backbone = load_backbone(config.model, trust_remote_code=config.trust_remote_code,
-                             want_lm_head=mcfg.uses_lm_head)
+                             want_lm_head=mcfg.uses_lm_head, check=mcfg.check_backbone)
     model = get_method(config.method).build(backbone, config.task, entity_types, mcfg,
                                             max_length=config.max_length, source_language=source_language)
     if mcfg.freeze_embeddings:
@@ -84,10 +87,14 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
     start = time.perf_counter()
     model.set_language(data.language)
     # tokenized once per (tokenizer, data, input format): reused from disk by later cells and runs
-    encoded = cached_encode(model, data, {"fertility": lambda: word_fertility(model.backbone.tokenizer, data)})
+    encoded = cached_encode(model, data, {"fertility": lambda: word_fertility(model.backbone.tokenizer, data),
+                                          **model.encoding_extras()})
     features = encoded.features
     class_ids = predict(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
-    notes: list[str] = []
+    notes: list[str] = model.evaluation_notes()
+    if encoded.extras.get("demonstrations_dropped"):
+        notes.append(f"{encoded.extras['demonstrations_dropped']} of {len(features)} inputs dropped demonstrations "
+                     f"to fit max_length {model.input_format.max_length}")
     if model.labels.task == "nli":
         pred = [model.labels.classes[c[0]] for c in class_ids]
         gold = [ex.label for ex in data.examples]
@@ -107,6 +114,7 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
         "spec": data.name,
         "language": data.language,
         "n": len(data),
+        **{k: v for k, v in encoded.extras.items() if k != "fertility"},
         "scores": scores,
         "ci": {k: list(v) for k, v in ci.items()},
         "fertility": encoded.extras["fertility"],
@@ -171,6 +179,9 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     for stage in (source, target):
         if stage is None:
             continue
+        if not mcfg.trains:  # zero-shot and in-context methods only see the shots
+            model.observe_shots(stage.examples, stage.language, config.seed)
+            continue
         result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
                        max_steps=config.max_steps, epochs=config.epochs, progress=progress)
         train_s += result.seconds
@@ -181,6 +192,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     eval_s = 0.0
     out = Path(out_dir) if out_dir else None
     policy: str | dict = dict(config.label_map) or config.label_policy
+    shots_seen = {source.language}
     for spec in config.eval:
         data = load(spec, config.eval_split, data_root)
         if data.task != config.task:
@@ -188,6 +200,10 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         if config.eval_limit:
             data = subsample(data, config.eval_limit, EVAL_SUBSET_SEED)
         data.name = spec
+        if mcfg.wants_target_shots and data.language not in shots_seen:
+            shots = training_data(config, with_language(config.train, data.language), config.k, rt)
+            model.observe_shots(shots.examples, data.language, config.seed)
+            shots_seen.add(data.language)
         evaluation, records = evaluate_dataset(model, data, rt, bootstrap=config.bootstrap, label_policy=policy)
         evaluations[spec] = evaluation
         eval_s += evaluation["eval_s"]

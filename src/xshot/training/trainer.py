@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from xshot.errors import XshotError
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
 
@@ -35,7 +36,6 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 class TrainResult:
     steps: int
     seconds: float
-    final_loss: float
     losses: list[float]
 
 
@@ -55,6 +55,11 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     steps_per_epoch = math.ceil(len(features) / config.batch_size / config.grad_accumulation)
     steps = max_steps if max_steps is not None else (
         max(1, math.ceil(epochs * steps_per_epoch)) if epochs is not None else config.max_steps)
+    if steps == 0:  # evaluate the untrained model (a zero-shot baseline of any method)
+        model.eval()
+        return TrainResult(0, 0.0, [])
+    if steps < 0:
+        raise XshotError(f"max_steps must be 0 or more, not {steps}")
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -92,7 +97,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     if bar is not None:
         bar.close()
     model.eval()
-    return TrainResult(steps, time.perf_counter() - start, losses[-1], losses)
+    return TrainResult(steps, time.perf_counter() - start, losses)
 
 
 def _batches(features: list[Feature], size: int, generator: torch.Generator):

@@ -1,19 +1,20 @@
 from dataclasses import dataclass
 
-from xshot.methods.base import MethodConfig
+from xshot.methods.base import MethodConfig, option
 
 
 @dataclass
 class DualCLConfig(MethodConfig):
     """The reference implementation's values: alpha 0.5, tau 0.1; lr as for fine-tuning."""
 
-    learning_rate: float = 3e-5
-    alpha: float = 0.5
-    temperature: float = 0.1
-    o_ratio: float = 1.0  # NER: O words kept in the contrastive terms per entity word
-    min_o: int = 8  # NER: O words kept when a batch has few entities
-    prompts_file: str | None = None
-    # classifier logits: "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which
-    # decoders need (their final hidden states have norms near 100, so dot products reach ~10^4);
-    # "auto" = dot on encoders, cosine on decoders
-    similarity: str = "auto"
+    learning_rate: float = option(3e-5, "peak learning rate of AdamW", minimum=0)
+    alpha: float = option(0.5, "weight of the contrastive terms: (1 - alpha) CE + alpha/2 (L_z + L_theta)",
+                          minimum=0, maximum=1)
+    temperature: float = option(0.1, "temperature tau of the contrastive terms", minimum=1e-6)
+    o_ratio: float = option(1.0, "NER: O words kept in the contrastive terms per entity word", minimum=0)
+    min_o: int = option(8, "NER: O words kept when a batch has few entities", minimum=0)
+    prompts_file: str | None = option(None, "a prompts YAML whose label_names replace the built-in ones")
+    # "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which decoders need (their
+    # final hidden states have norms near 100, so dot products reach ~10^4)
+    similarity: str = option("auto", "classifier logits: dot (the paper), cosine, or auto (dot on encoders, "
+                                     "cosine on decoders)", choices=("auto", "dot", "cosine"))

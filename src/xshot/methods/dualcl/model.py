@@ -34,8 +34,6 @@ class DualCLModel(XshotModel):
         super().__init__(backbone, labels, fmt)
         self.require_cross_encoding(config, "DualCL reads the label names and the text in one input")
         self.config = config
-        if config.similarity not in ("auto", "dot", "cosine"):
-            raise XshotError(f"option similarity must be auto, dot or cosine, not {config.similarity!r}")
         self.cosine = config.similarity == "cosine" or (config.similarity == "auto" and backbone.kind == "decoder")
         if self.cosine:
             self.notes.append(f"DualCL logits are cosine similarities / {config.temperature} (decoder hidden states)")

@@ -2,5 +2,9 @@
 
 from xshot.methods.lora.config import LoraMethodConfig
 from xshot.methods.lora.model import build
+from xshot.methods import Cost
+
+#: benchmarks/scaling.py (finetune, idle machine); others scaled by their step-time ratio in the closing runs
+COST = Cost(step_s=1.2, eval_s=0.045)
 
 __all__ = ["LoraMethodConfig", "build"]

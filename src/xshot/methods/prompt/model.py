@@ -7,6 +7,10 @@ words score the **mean** of their sub-token log-probabilities: on encoders at th
 NER (EntLM, Ma et al. 2022, template-free): at each word's first sub-token, entity classes score their
 label word and O scores the token itself. Decoding takes the best of these C scores, a restriction of
 EntLM's full-vocabulary argmax to the candidates that map to a tag (so it never needs the full head).
+On decoders the state at position t predicts token t+1, so the token itself is scored from the state
+before the word (the one that predicts it; a BOS is put first where the tokenizer adds none), while the
+label words are scored at the word's first sub-token, the first state that has read the word (from the
+state before it the model could only guess whether an entity comes next).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class PromptModel(XshotModel):
         style = "cloze" if labels.task == "nli" else "plain"
         fmt = InputFormat(backbone, style, max_length,
                           template=template(backbone.kind, config.template, config.prompts_file)
-                          if labels.task == "nli" else None)
+                          if labels.task == "nli" else None,
+                          context_start=labels.task == "ner" and backbone.kind == "decoder")
         super().__init__(backbone, labels, fmt)
         self.require_cross_encoding(config, "a verbalizer scores the answer slot of one joint prompt")
         self.config = config
@@ -68,6 +73,8 @@ class PromptModel(XshotModel):
         if self.labels.task == "nli":
             return words
         own = batch["input_ids"].gather(1, batch["positions"]).unsqueeze(-1)  # [B, P, 1]
+        if self.backbone.kind == "decoder":  # the state at t predicts token t+1: read the one before the word
+            h = self.at(hidden, (batch["positions"] - 1).clamp(min=0))
         return torch.cat([self.scorer(h, own), words], dim=-1)
 
     def _continuation_scores(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

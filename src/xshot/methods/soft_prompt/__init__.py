@@ -2,5 +2,9 @@
 
 from xshot.methods.soft_prompt.config import SoftPromptConfig
 from xshot.methods.soft_prompt.model import build
+from xshot.methods import Cost
+
+#: benchmarks/scaling.py (finetune, idle machine); others scaled by their step-time ratio in the closing runs
+COST = Cost(step_s=0.9, eval_s=0.05)
 
 __all__ = ["SoftPromptConfig", "build"]

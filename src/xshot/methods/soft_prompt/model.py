@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from xshot.backbone import Backbone
-from xshot.errors import XshotError
 from xshot.methods.base import XshotModel
 from xshot.methods.peft_tuning import scored_model, wrap
 from xshot.methods.soft_prompt.config import SoftPromptConfig
@@ -17,8 +16,6 @@ def build(backbone: Backbone, task: str, entity_types: tuple[str, ...], config: 
     from peft import PromptTuningConfig, PromptTuningInit
 
     inits = {"text": PromptTuningInit.TEXT, "vocab": PromptTuningInit.SAMPLE_VOCAB, "random": PromptTuningInit.RANDOM}
-    if config.init not in inits:
-        raise XshotError(f"option init must be one of {', '.join(inits)}, not {config.init!r}")
     model = scored_model(backbone, task, entity_types, config, **kwargs)
     text = config.init_text or INIT_TEXT[task]
     peft_config = PromptTuningConfig(

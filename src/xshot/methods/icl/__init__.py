@@ -1,0 +1,10 @@
+"""In-context learning: K-shot demonstrations before each test input, scored by a decoder's LM head."""
+
+from xshot.methods import Cost
+from xshot.methods.icl.config import ICLConfig
+from xshot.methods.icl.model import ICLModel, build
+
+#: inference only; inputs are several times longer than a zero-shot prompt
+COST = Cost(step_s=0.0, eval_s=0.25, trains=False)
+
+__all__ = ["ICLConfig", "ICLModel", "build"]

@@ -1,0 +1,38 @@
+from dataclasses import dataclass
+
+from xshot.errors import XshotError
+from xshot.methods.base import option
+from xshot.methods.prompt.config import PromptConfig
+
+#: Zhao et al. (2021) average the label probabilities of these three content-free inputs
+CONTENT_FREE = ["N/A", "", "[MASK]"]
+
+
+@dataclass
+class ZeroShotConfig(PromptConfig):
+    """The template and verbalizer of ``prompt``, scored by the pretrained LM head without training.
+
+    ``calibrate`` is contextual calibration (Zhao et al. 2021, "Calibrate before use"): the label-word
+    probabilities, renormalised over the classes, are divided by their mean over content-free inputs
+    (premise and hypothesis both "N/A", "" and "[MASK]", the paper's three), i.e. W = diag(p_cf)^-1, b = 0.
+    """
+
+    calibrate: bool = option(False, "NLI: contextual calibration by content-free inputs (Zhao et al. 2021)")
+    content_free: list[str] = option(list(CONTENT_FREE), "the content-free inputs of the calibration")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.calibrate and not self.content_free:
+            raise XshotError("option content_free: calibration needs at least one content-free input")
+
+    @property
+    def trains(self) -> bool:
+        return False
+
+    @property
+    def needs_pretrained_lm_head(self) -> bool:
+        return True
+
+    def check_task(self, task: str) -> None:
+        if self.calibrate and task != "nli":
+            raise XshotError("option calibrate is for NLI (label-word classification); NER prompts are not calibrated")

@@ -1,0 +1,296 @@
+"""Zero-shot and in-context prompting, calibration, prefix tuning and (IA)³, and EntLM on decoders."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from tests.unit.methods.conftest import NER, NLI, TYPES
+from xshot.backbone import load_backbone
+from xshot.data.examples import NLIExample
+from xshot.errors import XshotError
+from xshot.methods import get_method
+from xshot.methods.heads import mean_word_scores
+from xshot.methods.icl.model import choose_demonstrations
+from xshot.methods.ia3.model import paper_targets
+from xshot.training.config import RunConfig
+
+CPU = torch.device("cpu")
+
+
+def make(path, method, task="nli", shots=None, seed=1, max_length=64, **options):
+    spec = get_method(method)
+    config = spec.config_class.resolve(options)
+    config.check_task(task)
+    backbone = load_backbone(path, want_lm_head=config.uses_lm_head, check=config.check_backbone)
+    model = spec.build(backbone, task, TYPES if task == "ner" else (), config, max_length=max_length,
+                       source_language="en")
+    model.observe_shots(shots if shots is not None else (NLI if task == "nli" else NER), "en", seed)
+    model.set_language("en")
+    return model.eval()
+
+
+# -- EntLM on decoders ----------------------------------------------------------------------------
+def test_entlm_on_a_decoder_scores_the_token_itself_from_the_state_before_it(tiny_decoder):
+    model = make(tiny_decoder, "prompt", "ner")
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        logits = model(batch)
+        full = model.scorer.full_vocabulary(model.hidden_states(batch))
+    for b, p in ((0, 0), (0, 3), (2, 2)):  # the first word, "paris", the second "paris"
+        pos = int(batch["positions"][b, p])
+        own = int(batch["input_ids"][b, pos])
+        assert pos >= 1
+        assert logits[b, p, 0].item() == pytest.approx(full[b, pos - 1, own].item(), abs=1e-5)
+        assert logits[b, p, 0].item() != pytest.approx(full[b, pos, own].item(), abs=1e-3)  # the old reading
+        # label words (mean of their sub-token logits): at the word itself, the first state that has read it
+        words = mean_word_scores(full[b, pos][model.word_ids.reshape(-1)], model.word_mask)
+        assert torch.allclose(logits[b, p, 1:], words, atol=1e-5)
+
+
+def test_entlm_on_a_decoder_without_bos_puts_a_start_token_first(tiny_decoder):
+    model = make(tiny_decoder, "prompt", "ner")
+    model.backbone.framing.prefix = []  # a tokenizer that adds no BOS (BLOOM, GPT-2)
+    feature = model.encode(NER[:1])[0]
+    assert feature.input_ids[0] == model.backbone.tokenizer.bos_token_id and feature.positions[0] == 1
+
+
+# -- zero-shot ----------------------------------------------------------------------------------
+def test_zero_shot_is_the_untrained_prompt_model_with_nothing_trainable(tiny_decoder):
+    zero = make(tiny_decoder, "zero-shot")
+    prompt = make(tiny_decoder, "prompt")
+    batch = zero.collate(zero.encode(NLI))
+    with torch.no_grad():
+        assert torch.allclose(zero(batch), prompt(batch))
+    assert not any(p.requires_grad for p in zero.parameters())
+    assert not zero.config.trains
+
+
+def test_zero_shot_refuses_a_backbone_without_an_lm_head_before_loading_weights(tiny_encoder_no_head, monkeypatch):
+    import xshot.backbone as backbone_module
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("weights were loaded")
+
+    monkeypatch.setattr(backbone_module, "_load_weights", no_weights)
+    for method in ("zero-shot", "icl"):
+        with pytest.raises(XshotError, match="needs a"):
+            make(tiny_encoder_no_head, method)
+
+
+def test_calibration_by_hand(tiny_decoder):
+    plain = make(tiny_decoder, "zero-shot")
+    calibrated = make(tiny_decoder, "zero-shot", calibrate=True, content_free=["N/A", ""])
+    batch = plain.collate(plain.encode(NLI))
+    content_free = plain.collate(plain.encode([NLIExample("N/A", "N/A", None), NLIExample("", "", None)]))
+    with torch.no_grad():
+        scores, cf_scores, out = plain(batch).tolist(), plain(content_free).tolist(), calibrated(batch).tolist()
+
+    def softmax(row):
+        z = [math.exp(x - max(row)) for x in row]
+        return [v / sum(z) for v in z]
+
+    p_cf = [(a + b) / 2 for a, b in zip(*[softmax(r) for r in cf_scores])]
+    for row, got in zip(scores, out):
+        expected = [math.log(p) - math.log(q) for p, q in zip(softmax(row), p_cf)]
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert calibrated.evaluation_notes()[0].startswith("content-free label probabilities: entailment")
+    assert sum(float(x.split()[-1]) for x in calibrated.evaluation_notes()[0].split(":", 1)[1].split(",")) == \
+        pytest.approx(1, abs=2e-3)
+
+
+def test_calibration_is_for_nli_only():
+    with pytest.raises(XshotError, match="calibrate is for NLI"):
+        get_method("zero-shot").config_class.resolve({"calibrate": True}).check_task("ner")
+
+
+# -- in-context learning --------------------------------------------------------------------------
+POOL = [NLIExample(f"p{c}{i}", f"h{c}{i}", c) for c in ("entailment", "neutral", "contradiction") for i in range(8)]
+CLASSES = ("entailment", "neutral", "contradiction")
+
+
+def test_demonstrations_are_balanced_seeded_and_from_the_pool():
+    one = choose_demonstrations(POOL, CLASSES, 2, "random", seed=1)
+    assert sorted(ex.label for ex in one) == sorted(list(CLASSES) * 2)
+    assert all(ex in POOL for ex in one)
+    assert one == choose_demonstrations(POOL, CLASSES, 2, "random", seed=1)
+    assert one != choose_demonstrations(POOL, CLASSES, 2, "random", seed=2)
+    rr = choose_demonstrations(POOL, CLASSES, 2, "round-robin", seed=1)
+    assert [ex.label for ex in rr] == list(CLASSES) * 2
+    few = choose_demonstrations(POOL[:9], CLASSES, 4, "random", seed=1)  # 8 entailment, 1 neutral, 0 contradiction
+    assert sorted(ex.label for ex in few) == ["entailment"] * 4 + ["neutral"]
+
+
+def test_icl_prompt_is_demonstrations_then_the_zero_shot_prompt(tiny_decoder):
+    icl = make(tiny_decoder, "icl", shots=NLI, demonstrations=1, max_length=256)
+    zero = make(tiny_decoder, "zero-shot", max_length=256)
+    tok = icl.backbone.tokenizer
+    test = zero.encode(NLI[:1])[0].input_ids
+    seq = icl.encode(NLI[:1])[0].input_ids
+    assert seq[-(len(test) - 1):] == test[1:] and seq[0] == test[0]  # BOS, demonstrations, the zero-shot prompt
+    text = tok.decode(seq[1: len(seq) - len(test) + 1])
+    shown = icl._shown
+    assert [ex.label for ex in shown].count("entailment") == 1 and len(shown) == 3
+    for ex, word in zip(shown, ("yes", "maybe", "no")):
+        assert ex.premise.split()[0] in text
+    assert text.count("answer") == 3  # each demonstration is the template with its label word
+    assert icl.encoding_extras()["demonstrations_dropped"]() == 0
+    assert icl(icl.collate(icl.encode(NLI))).shape == (len(NLI), 3)
+
+
+def test_truncation_drops_demonstrations_first_never_the_test_text(tiny_decoder):
+    long = make(tiny_decoder, "icl", shots=NLI, demonstrations=2, max_length=512)
+    full = long.encode(NLI[:1])[0].input_ids
+    demos = long.input_format.demonstrations
+    sep = long.input_format.demo_separator
+    test_len = len(full) - sum(len(d) + len(sep) for d in demos)
+    budget = test_len + len(demos[-1]) + len(sep) + len(demos[-2]) + len(sep) + 1  # room for the last two only
+    short = make(tiny_decoder, "icl", shots=NLI, demonstrations=2, max_length=budget)
+    seq = short.encode(NLI[:1])[0].input_ids
+    assert len(seq) == budget - 1
+    assert seq[1: 1 + len(demos[-2])] == demos[-2]  # the farthest demonstrations went first
+    assert seq[-(test_len - 1):] == full[-(test_len - 1):]  # the test text is whole
+    assert short.input_format.demonstrations_dropped == 1
+    tiny = make(tiny_decoder, "icl", shots=NLI, max_length=test_len)
+    seq = tiny.encode(NLI[:1])[0].input_ids
+    assert seq == full[:1] + full[-(test_len - 1):] and tiny.input_format.demonstrations_dropped == 1
+
+
+def test_icl_refuses_ner_and_encoders(tiny_encoder):
+    with pytest.raises(XshotError, match="NLI only"):
+        get_method("icl").config_class().check_task("ner")
+    with pytest.raises(XshotError, match="needs a decoder"):
+        make(tiny_encoder, "icl")
+    with pytest.raises(XshotError, match="demo_order must be one of"):
+        get_method("icl").config_class.resolve({"demo_order": "sorted"})
+
+
+# -- prefix tuning and (IA)³ ------------------------------------------------------------------------
+@pytest.mark.parametrize("backbone", ["tiny_encoder", "tiny_decoder"])
+def test_prefix_tuning_adds_no_positions_and_reads_the_prefixed_body(request, backbone):
+    path = request.getfixturevalue(backbone)
+    torch.manual_seed(0)
+    model = make(path, "prefix", "ner", head="linear", num_virtual_tokens=4)
+    assert model.virtual_tokens == 0
+    with torch.no_grad():  # make the prefix matter
+        for p in model.body.prompt_encoder.parameters():
+            p.normal_(0, 1)
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        hidden = model.hidden_states(batch)
+        base = model.body.get_base_model()
+        plain = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        past = model.body.get_prompt(batch_size=len(NER))
+        mask = torch.cat([torch.ones(len(NER), 4, dtype=torch.long), batch["attention_mask"]], dim=1)
+        reference = base(input_ids=batch["input_ids"], attention_mask=mask, past_key_values=past).last_hidden_state
+    assert hidden.shape == plain.shape  # one state per input token: NER positions line up unchanged
+    assert torch.allclose(hidden, reference, atol=1e-5)
+    assert not torch.allclose(hidden, plain, atol=1e-3)
+
+
+def test_ia3_targets_keys_values_and_feed_forward_as_the_paper(tiny_encoder, tiny_decoder):
+    import re
+
+    for path, expected, ff in ((tiny_encoder, {"attention.self.key", "attention.self.value", "output.dense"},
+                                {"output.dense"}),
+                               (tiny_decoder, {"self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj"}, {"mlp.down_proj"})):
+        body = load_backbone(path, want_lm_head=False).body
+        targets, feedforward = paper_targets(body)
+        names = [n for n, _ in body.named_modules()]
+        in_layer = lambda n: re.sub(r"^.*?\.\d+\.", "", n)  # noqa: E731  (encoder.layer.0.output.dense -> output.dense)
+        assert {in_layer(n) for n in names if re.fullmatch(targets, n)} == expected
+        assert {in_layer(n) for n in names if re.fullmatch(feedforward, n)} == ff
+        assert not any(re.fullmatch(targets, n) for n in names if "attention.output" in n or "q_proj" in n)
+    model = make(tiny_encoder, "ia3", head="linear")
+    vectors = {n: p for n, p in model.named_parameters() if p.requires_grad and "ia3" in n}
+    assert len(vectors) == 2 * 3 and all(torch.all(p == 1) for p in vectors.values())  # identity at the start
+
+
+@pytest.mark.parametrize("method,task", [("prefix", "ner"), ("ia3", "nli"), ("prefix", "nli"), ("ia3", "ner")])
+def test_prefix_and_ia3_checkpoints_round_trip(tiny_decoder, tmp_path, method, task):
+    from safetensors.torch import load_file
+
+    from xshot.training.checkpoint import WEIGHTS, load_model, save_model
+    from xshot.training.evaluate import predict
+    from xshot.training.trainer import train
+
+    torch.manual_seed(0)
+    model = make(tiny_decoder, method, task)
+    examples = NLI if task == "nli" else NER
+    train(model, model.encode(examples), model.config, seed=1, device=CPU, max_steps=2, progress=False)
+    run_config = RunConfig(task=task, model=tiny_decoder, method=method, train="jsonl:unused", max_length=64)
+    save_model(model, tmp_path / "model", run_config, model.config, TYPES if task == "ner" else (), "en")
+    saved = load_file(tmp_path / "model" / WEIGHTS)
+    assert set(saved) == {n for n, p in model.named_parameters() if p.requires_grad}
+    assert sum(t.numel() for t in saved.values()) < sum(p.numel() for p in model.parameters()) / 10
+    reloaded, _ = load_model(tmp_path)
+    features = model.encode(examples)
+    assert predict(model, features, device=CPU) == predict(reloaded, features, device=CPU)
+
+
+# -- runs -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["finetune", "prompt", "soft-prompt", "prefix", "lora", "ia3", "dualcl",
+                                    "zero-shot", "icl"])
+def test_every_method_runs_with_zero_steps_or_none(tiny_decoder, tmp_path, method):
+    from xshot.training.run import run
+
+    data = tmp_path / "nli.jsonl"
+    data.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in NLI), encoding="utf-8")
+    config = RunConfig(task="nli", model=tiny_decoder, method=method, train=f"jsonl:{data}", seed=5, k=1,
+                       eval=[f"jsonl:{data}"], max_steps=0, bootstrap=10)
+    metrics = run(config)
+    assert metrics["evaluations"][f"jsonl:{data}"]["n"] == len(NLI)
+    assert all(stage["steps"] == 0 for stage in metrics["training"])
+    if method in ("zero-shot", "icl"):
+        assert metrics["params"]["trainable"] == 0 and metrics["training"] == []
+    if method == "icl":
+        assert "in-context demonstrations" in metrics["evaluations"][f"jsonl:{data}"]["notes"][0]
+
+
+def test_icl_with_target_language_demonstrations_draws_shots_per_language(tiny_decoder, tmp_path, monkeypatch):
+    from xshot.training import run as run_module
+
+    calls = []
+    original = run_module.training_data
+
+    def spy(config, spec, k, rt):
+        calls.append(spec)
+        return original(config, spec.replace("xnli:de", f"jsonl:{tmp_path / 'de.jsonl'}?lang=de"), k, rt)
+
+    for lang in ("en", "de"):
+        (tmp_path / f"{lang}.jsonl").write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in NLI), encoding="utf-8")
+    monkeypatch.setattr(run_module, "training_data", spy)
+    monkeypatch.setattr(run_module, "with_language", lambda spec, lang: f"xnli:{lang}:dev")
+    config = RunConfig(task="nli", model=tiny_decoder, method="icl", train=f"jsonl:{tmp_path / 'en.jsonl'}?lang=en",
+                       k=1, eval=[f"jsonl:{tmp_path / 'de.jsonl'}?lang=de"], options={"demo_language": "target"},
+                       bootstrap=10)
+    run_module.run(config)
+    assert calls[-1] == "xnli:de:dev"
+
+
+def test_with_language_swaps_the_language_of_builtin_specs():
+    from xshot.data.spec import with_language
+
+    assert with_language("xnli:en:dev", "sw") == "xnli:sw:dev"
+    assert with_language("masakhaner2:hau", "yor") == "masakhaner2:yor"
+    with pytest.raises(XshotError, match="names no language"):
+        with_language("jsonl:x.jsonl", "de")
+
+
+@pytest.mark.parametrize("options", [{}, {"calibrate": True}, {"demonstrations": 2, "demo_order": "round-robin"}])
+def test_cached_demonstrations_give_the_scores_of_the_full_forward(tiny_decoder, options):
+    cached = make(tiny_decoder, "icl", max_length=256, **options)
+    full = make(tiny_decoder, "icl", max_length=256, cache_demonstrations=False, **options)
+    features = cached.encode(NLI)
+    assert features == full.encode(NLI)
+    batch = cached.collate(features)
+    with torch.no_grad():
+        assert torch.allclose(cached(batch), full(batch), atol=1e-5)
+        # a batch mixing a row that dropped demonstrations falls back to the full forward
+        length = len(features[0].input_ids) - 2
+        short = make(tiny_decoder, "icl", max_length=length, **options)
+        short_full = make(tiny_decoder, "icl", max_length=length, cache_demonstrations=False, **options)
+        mixed = short.collate([features[1], *short.encode(NLI[:1])])
+        assert short.input_format.demonstrations_dropped == 1
+        assert torch.allclose(short(mixed), short_full(mixed), atol=1e-5)
