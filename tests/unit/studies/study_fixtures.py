@@ -10,7 +10,7 @@ models:
   - ${XSHOT_TEST_MODEL:-tiny-model}
 methods:
   - finetune
-  - {name: lora, learning_rate: 1.0e-3, options: {r: 4}}
+  - {name: lora, learning_rate: 1.0e-3, options: {rank: 4}}
 seeds: [1, 2]
 languages: [de, sw]
 defaults: {max_steps: 5, eval_limit: 50, batch_size: 4}

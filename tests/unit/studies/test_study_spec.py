@@ -37,23 +37,23 @@ task: nli
 models: [m]
 methods:
   - finetune
-  - {name: lora, learning_rate: 0.001, max_steps: 7, options: {r: 4}}
-defaults: {max_steps: 5, learning_rate: 0.1, options: {a: 1, r: 2}}
+  - {name: lora, learning_rate: 0.001, max_steps: 7, options: {dropout: 0.4}}
+defaults: {max_steps: 5, learning_rate: 0.1, options: {warmup_ratio: 0.5, dropout: 0.2}}
 settings:
   - name: s
     train: xnli:en:dev
     k: 4
     learning_rate: 0.01
-    options: {b: 2}
+    options: {weight_decay: 0.2}
     eval: [xnli:de:test]
 """
     cells = {c.config.method: c.config for c in expand(load_study(make_study(text)))}
     assert cells["finetune"].learning_rate == 0.01  # setting beats defaults
     assert cells["finetune"].max_steps == 5
-    assert cells["finetune"].options == {"a": 1, "r": 2, "b": 2}
+    assert cells["finetune"].options == {"warmup_ratio": 0.5, "dropout": 0.2, "weight_decay": 0.2}
     assert cells["lora"].learning_rate == 0.001  # method beats setting
     assert cells["lora"].max_steps == 7
-    assert cells["lora"].options == {"a": 1, "r": 4, "b": 2}
+    assert cells["lora"].options == {"warmup_ratio": 0.5, "dropout": 0.4, "weight_decay": 0.2}
 
 
 def test_settings_full_data_target_fewshot_and_per_language(make_study):
@@ -180,3 +180,26 @@ def test_cli_validation_error_exit_2_one_line(tmp_path, capsys, cmd):
 def test_cli_missing_study_file(tmp_path, capsys):
     assert main(["plan", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml: no such study file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options,message", [
+    ("{rnk: 8}", "method 'lora': unknown option(s) rnk"),
+    ("{verbalizer_language: targte}", "method 'lora': option verbalizer_language must be one of source, target"),
+    ("{rank: -1}", "method 'lora': option rank must be at least 1"),
+    ("{freeze_embeddings: maybe}", "method 'lora': option freeze_embeddings: expected true or false"),
+])
+def test_bad_method_options_fail_at_load_with_file_and_line(make_study, options, message):
+    text = f"""\
+name: bad
+task: nli
+models: [m]
+methods:
+  - finetune
+  - {{name: lora, options: {options}}}
+settings:
+  - {{name: s, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"]}}
+"""
+    path = make_study(text)
+    with pytest.raises(XshotError) as err:
+        load_study(path)
+    assert err.value.line == 6 and message in err.value.message
