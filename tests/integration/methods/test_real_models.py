@@ -13,12 +13,16 @@ import torch
 from tests.conftest import offline_model, shared_data_root
 from xshot.data import load
 from xshot.data.sampling import subsample
-from xshot.methods import METHOD_NAMES
+from xshot.errors import XshotError
+from xshot.methods import METHOD_NAMES, get_method
 from xshot.training.checkpoint import load_model
 from xshot.training.config import RunConfig
 from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset, run
 
 pytestmark = pytest.mark.integration
+#: what a method refuses up front, by (method, task) or (method, backbone)
+REFUSED = {("zero-shot", "me5-small"): "needs a pretrained LM head", ("icl", "me5-small"): "needs a decoder",
+           ("icl", "ner"): "NLI only"}
 
 TASKS = {
     "nli": dict(train="xnli:en:dev", k=2, eval=["xnli:sw:test", "xnli:zh:test"], eval_limit=12),
@@ -33,6 +37,12 @@ def test_method_end_to_end(backbone, task, method, tmp_path):
     root = shared_data_root()
     config = RunConfig(task=task, model=offline_model(backbone), method=method, seed=1, max_steps=2, batch_size=4,
                        max_length=128, bootstrap=50, **TASKS[task])
+    refused = REFUSED.get((method, task)) or REFUSED.get((method, backbone))
+    if refused:  # before any weight loads
+        with pytest.raises(XshotError, match=refused):
+            run(config, tmp_path, data_root=str(root))
+        assert not (tmp_path / "metrics.json").exists()
+        return
     metrics = run(config, tmp_path, data_root=str(root))
     assert json.loads((tmp_path / "metrics.json").read_text())["key"] == config.key()
     assert set(metrics["evaluations"]) == set(config.eval)
@@ -47,8 +57,12 @@ def test_method_end_to_end(backbone, task, method, tmp_path):
             assert ev["fertility"] > 1.0
         lines = (tmp_path / "predictions" / f"{spec.replace(':', '_')}.jsonl").read_text().splitlines()
         assert len(lines) == config.eval_limit
-    assert 0 < metrics["params"]["trainable"] <= metrics["params"]["total"]
-    assert metrics["peak_memory_mb"] > 0 and metrics["time"]["train_s"] > 0
+    if get_method(method).cost.trains:
+        assert 0 < metrics["params"]["trainable"] <= metrics["params"]["total"]
+        assert metrics["time"]["train_s"] > 0
+    else:
+        assert metrics["params"]["trainable"] == 0 and metrics["training"] == []
+    assert metrics["peak_memory_mb"] > 0
     if task == "ner":
         assert any("evaluating on" in note for ev in metrics["evaluations"].values() for note in ev["notes"])
     if backbone == "me5-small" and method in ("prompt", "soft-prompt"):
