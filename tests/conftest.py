@@ -47,3 +47,9 @@ def offline_model(name: str) -> str:
 def _private_feature_cache(tmp_path_factory, monkeypatch):
     """Tests never read or write the user's tokenization cache (~/.cache/xshot)."""
     monkeypatch.setenv("XSHOT_CACHE_DIR", str(tmp_path_factory.mktemp("xshot-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _no_local_settings(monkeypatch):
+    """Tests never read the checkout's xshot.local.yaml or the user's settings; a test may set its own."""
+    monkeypatch.setenv("XSHOT_SETTINGS", "")

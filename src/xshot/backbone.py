@@ -16,7 +16,7 @@ from typing import Callable, Literal
 import torch
 from torch import nn
 
-from xshot.errors import XshotError
+from xshot.errors import Unavailable, XshotError
 
 Kind = Literal["encoder", "decoder"]
 
@@ -127,20 +127,21 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
     """
     from transformers import AutoConfig, AutoTokenizer
 
+    alias, name = name, _resolve(name)
     try:
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise XshotError(f"cannot load model {name!r}: {str(err).splitlines()[0]}") from err
-    kind = model_kind(config)
-    if check is not None:
-        check(kind, has_pretrained_lm_head(config, kind))
-    try:
+        kind = model_kind(config)
+        if check is not None:
+            check(kind, has_pretrained_lm_head(config, kind))
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise XshotError(f"cannot load model {name!r}: {str(err).splitlines()[0]}") from err
+    except (OSError, ValueError) as err:
+        raise _unavailable(alias, name, err) from err
     with_head = want_lm_head and has_pretrained_lm_head(config, kind)
-    with _quiet_transformers():
-        body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)
+    try:
+        with _quiet_transformers():
+            body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)
+    except OSError as err:
+        raise _unavailable(alias, name, err) from err
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Backbone(
@@ -152,6 +153,24 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
         framing=_probe_framing(tokenizer),
         word_prefix=_probe_word_prefix(tokenizer),
     )
+
+
+def _resolve(name: str) -> str:
+    from xshot.settings import resolve_model
+
+    try:
+        return resolve_model(name)
+    except XshotError as err:
+        raise Unavailable(err.message, f"model:{name}") from None
+
+
+def _unavailable(alias: str, name: str, err: Exception) -> Unavailable:
+    from xshot.settings import known_aliases
+
+    shown = repr(alias) if alias == name else f"{alias!r} ({name})"
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    hint = "" if alias != name or "/" in name else f"; known aliases: {', '.join(known_aliases())}"
+    return Unavailable(f"cannot load model {shown}: {reason}{hint}", f"model:{alias}")
 
 
 def _load_weights(name: str, config, kind: Kind, with_head: bool,

@@ -23,3 +23,14 @@ class XshotError(Exception):
         if self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
         return f"{where}{self.message}"
+
+
+class Unavailable(XshotError):
+    """A model or dataset that cannot be loaded: every cell that needs it would fail the same way.
+
+    ``resource`` names it (``model:NAME`` or ``data:SPEC``), so a study pays for the failure once.
+    """
+
+    def __init__(self, message: str, resource: str, path: str | Path | None = None, line: int | None = None):
+        super().__init__(message, path, line)
+        self.resource = resource

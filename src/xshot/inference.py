@@ -10,7 +10,7 @@ from xshot.data.readers import read_lines
 from xshot.errors import XshotError
 from xshot.methods.base import XshotModel
 from xshot.training.config import RunConfig
-from xshot.training.evaluate import predict
+from xshot.training.evaluate import predict_proba
 
 
 def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample]:
@@ -49,9 +49,11 @@ def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]
         raise XshotError("no examples to label", path)
     device = select_device(config.device)
     features = model.encode(examples)
-    class_ids = predict(model, features, device=device, dtype=select_precision(device, config.precision))
+    predicted = predict_proba(model, features, device=device, dtype=select_precision(device, config.precision))
+    labels = model.labels
+    named = [[labels.named(p) for p in row] for row in predicted.probabilities]
     if config.task == "nli":
-        return [{"premise": ex.premise, "hypothesis": ex.hypothesis, "label": model.labels.classes[c[0]]}
-                for ex, c in zip(examples, class_ids)]
-    return [{"tokens": list(ex.tokens), "tags": model.labels.decode_ner(c, f.n_words)}
-            for ex, c, f in zip(examples, class_ids, features)]
+        return [{"premise": ex.premise, "hypothesis": ex.hypothesis, "label": labels.classes[c[0]],
+                 "probabilities": n[0]} for ex, c, n in zip(examples, predicted.classes, named)]
+    return [{"tokens": list(ex.tokens), "tags": labels.decode_ner(c, f.n_words), "probabilities": n}
+            for ex, c, f, n in zip(examples, predicted.classes, features, named)]

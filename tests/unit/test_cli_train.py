@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.unit.methods.conftest import NER, NLI
 from xshot.cli import main
 
@@ -34,6 +36,10 @@ def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
     assert main(["predict", "--model", str(out), "--input", str(pairs), "--out", str(tmp_path / "p.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["label"] in ("entailment", "neutral", "contradiction") for r in rows)
+    for r in rows + [json.loads(line) for line in next((out / "predictions").iterdir()).read_text().splitlines()]:
+        probs = r["probabilities"]
+        assert sum(probs.values()) == pytest.approx(1, abs=1e-5)
+        assert max(probs, key=probs.get) == (r["prediction"] if "prediction" in r else r["label"])
 
 
 def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys):
@@ -48,6 +54,12 @@ def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [len(r["tags"]) for r in rows] == [4, 3]
     assert all(t == "O" or t[:2] in ("B-", "I-") for r in rows for t in r["tags"])
+    for r in rows:  # one distribution per word; its most likely class is the word's tag before IOB2 repair
+        assert len(r["probabilities"]) == len(r["tags"])
+        for tag, probs in zip(r["tags"], r["probabilities"]):
+            assert sum(probs.values()) == pytest.approx(1, abs=1e-5)
+            best = max(probs, key=probs.get)
+            assert best[2:] == tag[2:] and (best == "O") == (tag == "O")
     conll = tmp_path / "in.conll"
     conll.write_text("barack\nobama\n\nparis\n", encoding="utf-8")
     assert main(["predict", "--model", str(out), "--input", str(conll)]) == 0

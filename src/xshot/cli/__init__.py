@@ -13,6 +13,7 @@ import sys
 import typer
 
 from xshot.errors import XshotError
+from xshot.settings import apply_offline
 
 app = typer.Typer(
     name="xshot",
@@ -58,6 +59,11 @@ def _reexec_with_allocator_settings(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        apply_offline()  # before re-executing, so the child inherits it
+    except XshotError as err:
+        print(f"xshot: error: {err}", file=sys.stderr)
+        return 2
     if argv is None:
         _reexec_with_allocator_settings(sys.argv[1:])
     _register()

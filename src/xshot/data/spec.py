@@ -176,8 +176,10 @@ def with_language(text: str, language: str) -> str:
 
 
 def resolve_data_root(explicit: str | Path | None = None) -> Path | None:
-    """The local data root: the argument, else ``$XSHOT_DATA_ROOT``, else None (use the Hub)."""
-    root = explicit if explicit is not None else os.environ.get("XSHOT_DATA_ROOT") or None
+    """The local data root: the argument, else ``$XSHOT_DATA_ROOT``, else the settings file's, else None (the Hub)."""
+    from xshot.settings import current
+
+    root = explicit if explicit is not None else os.environ.get("XSHOT_DATA_ROOT") or current().data_root
     if root is None:
         return None
     root = Path(root).expanduser()

@@ -162,6 +162,10 @@ class LabelSpace:
                 index[f"{p}-{t}"] = self.classes.index(t if self.scheme == "io" else f"{p}-{t}")
         return _DefaultO(index)
 
+    def named(self, probabilities: list[float], digits: int = 6) -> dict[str, float]:
+        """One position's class probabilities by class name."""
+        return {c: round(p, digits) for c, p in zip(self.classes, probabilities)}
+
     def decode_ner(self, class_ids: list[int], n_words: int) -> list[str]:
         """Word class predictions → valid IOB2 tags (truncated words are O)."""
         tags: list[str] = []

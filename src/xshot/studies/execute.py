@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from xshot.errors import XshotError
+from xshot.errors import Unavailable, XshotError
 from xshot.studies.grid import Cell
 from xshot.studies.spec import Resources
 from xshot.studies.store import ResultsStore, check_metrics, driver_versions
@@ -112,6 +112,7 @@ def failure(err: BaseException, wall_s: float | None = None, tb: str | None = No
     return {
         "status": "failed",
         "error": message[:_MAX_ERROR],
+        "unavailable": getattr(err, "resource", None),  # a model or dataset every cell needing it lacks
         "traceback": (tb or "".join(traceback.format_exception(type(err), err, err.__traceback__)))[-20000:],
         "wall_s": wall_s,
         "versions": driver_versions(),
@@ -296,10 +297,17 @@ def run_study(
 
     with _Progress(len(todo), progress, console) as bar:
         if executor == "local":
+            broken: dict[str, str] = {}  # resource → the error of the cell that found it unavailable
             with _environ(env):
                 for cell in todo:
                     bar.start(cell)
-                    outcome = execute_cell(runner, cell.config, out_dir(cell))
+                    known = next((r for r in cell.config.resources() if r in broken), None)
+                    if known is not None:  # pay for an unavailable model or dataset once, not per cell
+                        outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
+                    else:
+                        outcome = execute_cell(runner, cell.config, out_dir(cell))
+                        if outcome.get("unavailable"):
+                            broken[outcome["unavailable"]] = outcome["error"]
                     record(cell, outcome)
                     bar.finish(cell, outcome)
         elif todo:

@@ -45,6 +45,13 @@ DEFAULT_EVAL_SIZE = 2000
 
 def model_size_factor(model: str) -> float:
     """Size relative to a 110M-parameter model: from a local config.json when there is one, else the name."""
+    from xshot.errors import XshotError
+    from xshot.settings import resolve_model
+
+    try:
+        model = resolve_model(model)
+    except XshotError:
+        pass
     cfg = Path(model) / "config.json"
     if cfg.is_file():
         try:

@@ -45,3 +45,14 @@ class RunConfig(BaseModel):
         """A stable hash of the resolved configuration (ignores nothing that changes results)."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def resources(self) -> list[str]:
+        """Everything the run loads that, if unavailable, fails every run that needs it."""
+        train = [s for s in (self.train, self.target_train) if s]
+        return [f"model:{self.model}", *[data_resource(s, self.train_split) for s in train],
+                *[data_resource(s, self.eval_split) for s in self.eval]]
+
+
+def data_resource(spec: str, split: str) -> str:
+    """The name under which a study remembers that a dataset cannot be loaded."""
+    return f"data:{spec}@{split}"

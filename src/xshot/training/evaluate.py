@@ -11,6 +11,8 @@ two batches with half of their tokens padding.) Predictions are put back in inpu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -60,13 +62,28 @@ def padding_fraction(features: list[Feature], batches: list[list[int]]) -> float
     return 1 - real / padded if padded else 0.0
 
 
+@dataclass
+class Predictions:
+    """Per feature and scored position (one for NLI, one per kept word for NER): the class and the
+    softmax of the method's class scores (for calibrated prompting, the calibrated distribution)."""
+
+    classes: list[list[int]]
+    probabilities: list[list[list[float]]]
+
+
+def predict(model: XshotModel, features: list[Feature], **kwargs) -> list[list[int]]:
+    """Class index per scored position of every feature (see :func:`predict_proba`)."""
+    return predict_proba(model, features, **kwargs).classes
+
+
 @torch.inference_mode()
-def predict(model: XshotModel, features: list[Feature], *, device: torch.device, dtype: torch.dtype | None = None,
-            token_budget: int = 8192, max_batch: int = 128, batch_cost: float | None = None,
-            progress: bool = False) -> list[list[int]]:
-    """Class index per scored position of every feature (one for NLI, one per kept word for NER)."""
+def predict_proba(model: XshotModel, features: list[Feature], *, device: torch.device,
+                  dtype: torch.dtype | None = None, token_budget: int = 8192, max_batch: int = 128,
+                  batch_cost: float | None = None, progress: bool = False) -> Predictions:
+    """Classes and class probabilities of every feature, in input order."""
     model.to(device).eval()
     out: list[list[int] | None] = [None] * len(features)
+    probs: list[list[list[float]] | None] = [None] * len(features)
     if batch_cost is None:
         batch_cost = BATCH_COST.get(device.type, DEFAULT_BATCH_COST)
     batches = length_buckets(features, token_budget, max_batch, batch_cost)
@@ -82,6 +99,8 @@ def predict(model: XshotModel, features: list[Feature], *, device: torch.device,
         if logits.dim() == 2:
             logits = logits.unsqueeze(1)
         best = logits.argmax(-1).tolist()  # one transfer and conversion per batch
-        for row, i in zip(best, idx):
-            out[i] = row[: len(features[i].positions)]
-    return out  # type: ignore[return-value]
+        dist = torch.softmax(logits.float(), dim=-1).tolist()
+        for row, p, i in zip(best, dist, idx):
+            n = len(features[i].positions)
+            out[i], probs[i] = row[:n], p[:n]
+    return Predictions(out, probs)  # type: ignore[arg-type]

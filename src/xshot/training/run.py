@@ -25,13 +25,13 @@ from xshot.data.labels import relabel, resolve_policy
 from xshot.data.spec import with_language
 from xshot.data.sampling import sample_few_shot, subsample
 from xshot.data.stats import word_fertility
-from xshot.errors import XshotError
+from xshot.errors import Unavailable, XshotError
 from xshot.io import write_json, write_jsonl
 from xshot.methods import get_method
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.training.checkpoint import save_model
-from xshot.training.config import RunConfig
-from xshot.training.evaluate import predict
+from xshot.training.config import RunConfig, data_resource
+from xshot.training.evaluate import predict_proba
 from xshot.training.trainer import seed_everything, train
 
 log = logging.getLogger("xshot")
@@ -56,8 +56,17 @@ def method_config(config: RunConfig) -> MethodConfig:
     return mcfg
 
 
+def load_data(spec: str, split: str, data_root: str | None) -> Dataset:
+    try:
+        return load(spec, split, data_root)
+    except Unavailable:
+        raise
+    except XshotError as err:
+        raise Unavailable(err.message, data_resource(spec, split), err.path, err.line) from None
+
+
 def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> Dataset:
-    data = load(spec, config.train_split, rt.data_root)
+    data = load_data(spec, config.train_split, rt.data_root)
     if data.task != config.task:
         raise XshotError(f"{spec} is a {data.task} dataset, but the run's task is {config.task}")
     if config.label_map and data.task == "ner":
@@ -90,7 +99,8 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
     encoded = cached_encode(model, data, {"fertility": lambda: word_fertility(model.backbone.tokenizer, data),
                                           **model.encoding_extras()})
     features = encoded.features
-    class_ids = predict(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
+    predicted = predict_proba(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
+    class_ids, named = predicted.classes, [[model.labels.named(p) for p in row] for row in predicted.probabilities]
     notes: list[str] = model.evaluation_notes()
     if encoded.extras.get("demonstrations_dropped"):
         notes.append(f"{encoded.extras['demonstrations_dropped']} of {len(features)} inputs dropped demonstrations "
@@ -99,7 +109,7 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
         pred = [model.labels.classes[c[0]] for c in class_ids]
         gold = [ex.label for ex in data.examples]
         scores = nli_scores(gold, pred)
-        records = [{**ex.to_json(), "prediction": p} for ex, p in zip(data.examples, pred)]
+        records = [{**ex.to_json(), "prediction": p, "probabilities": n[0]} for ex, p, n in zip(data.examples, pred, named)]
     else:
         pred = [model.labels.decode_ner(c, f.n_words) for c, f in zip(class_ids, features)]
         policy = resolve_policy(model.labels.entity_types, data.labels, label_policy)
@@ -107,7 +117,8 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
         gold = policy.apply(ex.tags for ex in data.examples)
         pred_eval = policy.apply(pred)
         scores = ner_scores(gold, pred_eval)
-        records = [{**ex.to_json(), "prediction": list(p)} for ex, p in zip(data.examples, pred)]
+        records = [{**ex.to_json(), "prediction": list(p), "probabilities": n}  # per kept word
+                   for ex, p, n in zip(data.examples, pred, named)]
         gold, pred = gold, pred_eval
     ci = bootstrap_ci(model.labels.task, gold, pred, n_resamples=bootstrap, seed=0) if bootstrap else {}
     result = {
@@ -194,7 +205,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     policy: str | dict = dict(config.label_map) or config.label_policy
     shots_seen = {source.language}
     for spec in config.eval:
-        data = load(spec, config.eval_split, data_root)
+        data = load_data(spec, config.eval_split, data_root)
         if data.task != config.task:
             raise XshotError(f"evaluation set {spec} is a {data.task} dataset, but the run's task is {config.task}")
         if config.eval_limit:
@@ -224,6 +235,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         "params": count_parameters(model),
         "time": {"load_s": load_s, "train_s": train_s, "eval_s": eval_s},
         "peak_memory_mb": peak_memory_mb(device),
+        "model_source": model.backbone.name,  # the directory or Hub id the model name resolved to
         "device": str(device),
         "precision": str(rt.dtype or "fp32"),
         "notes": model.notes,

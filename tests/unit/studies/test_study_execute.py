@@ -191,3 +191,37 @@ def test_ray_local_instance_and_unsatisfiable_resources(tmp_path, cells, runner,
         assert store.count() == 0
     assert stub.inits == [{"include_dashboard": False, "logging_level": 30, "num_cpus": 2}]
     assert stub.shutdowns == 1
+
+
+def test_an_unavailable_model_or_dataset_fails_its_cells_once(tmp_path, cells):
+    """The first cell that cannot load a resource pays for it; the other cells needing it fail at once."""
+    from xshot.errors import Unavailable
+    from xshot.training.config import data_resource
+
+    bad_eval = cells[0].config.eval[-1]
+    first_lora = next(c.key for c in cells if c.config.method == "lora")
+
+    def study(fail, name):
+        calls = []
+
+        def runner(config, out_dir=None):
+            calls.append(config.key())
+            problem = fail(config)
+            if problem:
+                raise problem
+            return study_fake_runner.run(config, out_dir)
+
+        with ResultsStore(tmp_path / f"{name}.sqlite") as store:
+            result = run_study(cells, store, runner=runner, progress=False)
+            return result, calls, {r["cell"]: r for r in store.rows()}
+
+    # 8 cells (k 4 then 16, each finetune s1 s2, lora s1 s2), all on one model: it fails at the first lora cell
+    result, calls, rows = study(lambda c: Unavailable(f"cannot load model {c.model!r}: offline", f"model:{c.model}")
+                                if c.key() == first_lora else None, "model")
+    assert (result.done, result.failed, len(calls)) == (2, 6, 3)
+    assert all("cannot load model" in r["error"] for r in rows.values() if r["status"] == "failed")
+    assert sum("found by an earlier cell" in (r["error"] or "") for r in rows.values()) == 5
+    # a dataset the k=16 cells evaluate on is missing: found once, the other k=16 cells fail without running
+    result, calls, rows = study(lambda c: Unavailable(f"{bad_eval}: no such file", data_resource(bad_eval, c.eval_split))
+                                if c.k == 16 else None, "data")
+    assert (result.done, result.failed, len(calls)) == (4, 4, 5)

@@ -62,7 +62,7 @@ def test_quick_presets_are_small_and_use_me5(name, monkeypatch):
     if name.startswith("masakhaner"):
         assert any(c.config.target_train for c in cells)
     monkeypatch.delenv("XSHOT_ME5")
-    assert _cells(name)[0].config.model == "intfloat/multilingual-e5-small"
+    assert _cells(name)[0].config.model == "me5-small"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
