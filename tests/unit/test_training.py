@@ -102,3 +102,32 @@ def test_run_is_reproducible_and_reports_its_own_peak(tiny_encoder, tmp_path):
     assert [len(stage["loss"]) for stage in first["training"]] == [3]  # the loss curve, one value per step
     assert first["training"] == second["training"] and first["training"][0]["examples"] == len(NLI)
     assert second["peak_memory_mb"] < peak_with_ballast - 800  # the ballast is not this run's peak
+
+
+@pytest.mark.parametrize("method,backbone", [("lora", "tiny_encoder"), ("soft-prompt", "tiny_decoder"),
+                                             ("prefix", "tiny_decoder"), ("ia3", "tiny_encoder")])
+def test_peft_adapter_directory_loads_with_peft_alone(request, tmp_path, method, backbone):
+    from peft import PeftModel
+    from transformers import AutoModel
+
+    from xshot.training.checkpoint import PEFT_DIR
+
+    path = request.getfixturevalue(backbone)
+    torch.manual_seed(0)
+    model, config = make(path, method, "nli")
+    train(model, model.encode(NLI), config, seed=1, device=CPU, max_steps=3, progress=False)
+    run_config = RunConfig(task="nli", model=path, method=method, train="jsonl:unused", max_length=64)
+    save_model(model, tmp_path / "model", run_config, config, (), "en")
+    base = AutoModel.from_pretrained(path)
+    if hasattr(base, "base_model") and base.base_model is not base:
+        base = base.base_model
+    loaded = PeftModel.from_pretrained(base, tmp_path / "model" / PEFT_DIR).eval()
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        ours = model.hidden_states(batch)
+        out = loaded(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        theirs = out.last_hidden_state[:, model.virtual_tokens:]
+        bare = AutoModel.from_pretrained(path)
+        plain = bare(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert (ours - plain[:, : ours.size(1)]).abs().max() > 1e-5  # the adapter was trained and is applied

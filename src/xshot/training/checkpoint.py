@@ -1,7 +1,9 @@
 """Saving and reloading a trained model: only trainable weights, always as safetensors.
 
-Full fine-tuning saves every weight; parameter-efficient methods save only their adapter (soft prompt
-or LoRA matrices) and the scorer's small parameters. Reloading rebuilds the same architecture from
+Full fine-tuning saves every weight; parameter-efficient methods save only their adapter (soft prompt,
+prefix, LoRA matrices or (IA)³ vectors) and the scorer's small parameters, and also the adapter as a
+standard peft directory (``peft/``) that ``PeftModel.from_pretrained(AutoModel.from_pretrained(base), dir)``
+loads without xshot. Reloading rebuilds the same architecture from
 the base checkpoint named in ``xshot.json`` and loads these weights, so nothing is ever unpickled.
 """
 
@@ -23,6 +25,7 @@ from xshot.training.config import RunConfig
 
 WEIGHTS = "trainable.safetensors"
 MANIFEST = "xshot.json"
+PEFT_DIR = "peft"  # the body's adapter in peft's own format (the task head stays in WEIGHTS)
 
 
 def trainable_state(model: XshotModel) -> dict[str, torch.Tensor]:
@@ -47,6 +50,8 @@ def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: Meth
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if hasattr(model.body, "peft_config"):  # a standard adapter directory: PeftModel.from_pretrained(base, it)
+        model.body.save_pretrained(directory / PEFT_DIR, safe_serialization=True)
     write_json(directory / MANIFEST, {
         "run_config": config.model_dump(mode="json"),
         "method_config": dataclasses.asdict(mcfg),
