@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from xshot.errors import XshotError
+from xshot.provenance import versions
 from xshot.studies.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,22 +104,9 @@ def _int(x: Any) -> int | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str], ...]:
-    import platform
-    from importlib import metadata
-
-    out = [("python", platform.python_version())]
-    for pkg in ("xshot", "torch", "transformers", "peft"):
-        try:
-            out.append((pkg, metadata.version(pkg)))
-        except metadata.PackageNotFoundError:
-            pass
-    return tuple(out)
-
-
 def driver_versions() -> dict[str, str]:
     """Library versions, read from package metadata (no heavy imports)."""
-    return dict(_versions())
+    return versions()
 
 
 def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:

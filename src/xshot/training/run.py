@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import platform
 import resource
 import time
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any
 
 import torch
 
-from xshot import __version__
 from xshot.backbone import count_parameters, load_backbone, select_device, select_precision
 from xshot.data import Dataset, load
 from xshot.data.labels import relabel, resolve_policy
@@ -28,6 +26,7 @@ from xshot.data.stats import word_fertility
 from xshot.errors import Unavailable, XshotError
 from xshot.io import write_json, write_jsonl
 from xshot.methods import get_method
+from xshot.provenance import versions
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig, data_resource
@@ -158,14 +157,6 @@ def peak_memory_mb(device: torch.device) -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak (KiB on Linux)
-
-
-def versions() -> dict[str, str]:
-    import peft
-    import transformers
-
-    return {"xshot": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "python": platform.python_version()}
 
 
 def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,

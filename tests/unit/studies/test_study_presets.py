@@ -29,7 +29,7 @@ def test_xnli_fewshot():
     for c in cells:
         assert {e.split(":")[1] for e in c.config.eval} == XNLI_LANGS
         assert all(e.endswith(":test") for e in c.config.eval)
-    assert cells[0].config.model == "xlm-roberta-base"
+    assert cells[0].config.model == "xlmr-base"
 
 
 def test_masakhaner_fewshot():
