@@ -131,3 +131,28 @@ def test_peft_adapter_directory_loads_with_peft_alone(request, tmp_path, method,
         plain = bare(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     assert torch.allclose(ours, theirs, atol=1e-5)
     assert (ours - plain[:, : ours.size(1)]).abs().max() > 1e-5  # the adapter was trained and is applied
+
+
+def test_tracking_writes_tensorboard_events_that_read_back(tiny_encoder, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from xshot.training.run import run
+
+    data = tmp_path / "nli.jsonl"
+    data.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in NLI), encoding="utf-8")
+    config = RunConfig(task="nli", model=tiny_encoder, method="lora", train=f"jsonl:{data}", seed=5,
+                       eval=[f"jsonl:{data}"], max_steps=3, batch_size=2, bootstrap=10)
+    metrics = run(config, track=tmp_path / "tb")
+    folder = tmp_path / "tb" / f"lora-{config.key()}"
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("train/loss")]
+    assert losses == pytest.approx(metrics["training"][0]["loss"], abs=1e-5)
+    accuracy = events.Scalars(f"eval/jsonl:{data}/accuracy")
+    assert accuracy[0].value == pytest.approx(metrics["evaluations"][f"jsonl:{data}"]["scores"]["accuracy"])
+    assert accuracy[0].step == 3
+    hparams = EventAccumulator(str(folder))  # the hyper-parameters go to the same run folder
+    hparams.Reload()
+    assert "_hparams_/session_start_info" in hparams.summary_metadata
+    plugin = hparams.summary_metadata["_hparams_/session_start_info"].plugin_data.content
+    assert b"lora" in plugin and b"learning_rate" in plugin

@@ -52,6 +52,7 @@ def run_command(
     ray_num_cpus: Optional[int] = typer.Option(None, "--ray-num-cpus", help="CPUs of the local Ray instance (default: all)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Keep each cell's run output in DIR/<cell key>."),
     runner: Optional[str] = typer.Option(None, "--runner", help="The run function as module:function (default xshot.training.run:run)."),
+    track: Optional[Path] = typer.Option(None, "--track", help="Log every cell to TensorBoard event files in DIR (default: the study's 'tracking:')."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a study: every cell (model x method x train set x K x seed) not yet done in the store."""
@@ -79,6 +80,7 @@ def run_command(
             resume=resume,
             runs_dir=runs_dir,
             data_root=data_root,
+            track_dir=track or (Path(study.tracking) if study.tracking else None),
             resources=study.resources,
             ray_address=ray_address,
             ray_num_cpus=ray_num_cpus,

@@ -89,6 +89,7 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", help="output directory (metrics.json, predictions/, model/)"),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="local data root (default: $XSHOT_DATA_ROOT)"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow model code from the checkpoint"),
+    track: Optional[Path] = typer.Option(None, "--track", help="log the run to TensorBoard event files in this directory"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train one method on K shots and evaluate it on every --eval set (the model is trained once)."""
@@ -111,7 +112,7 @@ def train(
         values["trust_remote_code"] = True
     cfg = run_config(values, str(config) if config else None)
     logging.getLogger("xshot").info("config: %s", json.dumps(cfg.model_dump(mode="json"), sort_keys=True))
-    metrics = run(cfg, out, data_root=data_root, progress=not quiet)
+    metrics = run(cfg, out, data_root=data_root, progress=not quiet, track=track)
     _print_scores(Console(stderr=quiet), metrics)
 
 

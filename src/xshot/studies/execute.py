@@ -258,6 +258,7 @@ def run_study(
     resume: bool = True,
     runs_dir: str | Path | None = None,
     data_root: str | Path | None = None,
+    track_dir: str | Path | None = None,
     resources: Resources | None = None,
     ray_address: str | None = None,
     ray_num_cpus: int | None = None,
@@ -270,6 +271,7 @@ def run_study(
     ``runner``: see the module docstring (the hook the real-runner integration test uses).
     ``runs_dir``: when given, each cell's runner output goes to ``runs_dir/<cell key>``.
     ``data_root``: exported as ``XSHOT_DATA_ROOT`` to the runner (locally and on Ray workers).
+    ``track_dir``: exported as ``XSHOT_TRACK_DIR``: the runner logs each cell there (TensorBoard).
     """
     if executor not in EXECUTORS:
         raise XshotError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
@@ -278,6 +280,8 @@ def run_study(
     env: dict[str, str] = {}
     if data_root is not None:
         env["XSHOT_DATA_ROOT"] = str(Path(data_root).resolve())
+    if track_dir is not None:  # read by the training runner (xshot.training.tracking)
+        env["XSHOT_TRACK_DIR"] = str(Path(track_dir).resolve())
     todo, skipped = pending_cells(cells, store, resume)
     result = StudyResult(total=len(cells), skipped=skipped)
     start = time.perf_counter()

@@ -206,6 +206,7 @@ class Study(BaseModel):
     settings: list[SettingSpec] = Field(min_length=1)
     resources: Resources = Field(default_factory=Resources)
     store: Optional[str] = None
+    tracking: Optional[str] = Field(default=None, description="TensorBoard log directory for every cell")
 
     #: where the study was loaded from (not part of the file)
     _source: Optional[str] = PrivateAttr(default=None)

@@ -31,6 +31,7 @@ from xshot.methods.base import MethodConfig, XshotModel
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig, data_resource
 from xshot.training.evaluate import predict_proba
+from xshot.training.tracking import log_run, track_dir
 from xshot.training.trainer import seed_everything, train
 
 log = logging.getLogger("xshot")
@@ -160,8 +161,11 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,
-        progress: bool = False) -> dict[str, Any]:
-    """Train one configuration and evaluate it on every evaluation set."""
+        progress: bool = False, track: str | Path | None = None) -> dict[str, Any]:
+    """Train one configuration and evaluate it on every evaluation set.
+
+    ``track``: a TensorBoard log directory (default ``$XSHOT_TRACK_DIR``; none: no tracking).
+    """
     device = select_device(config.device)
     rt = Runtime(device, select_precision(device, config.precision), data_root, progress)
     mcfg = method_config(config)
@@ -235,6 +239,9 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     if out:
         save_model(model, out / "model", config, mcfg, entity_types, source.language)
         write_json(out / "metrics.json", metrics)
+    tracking = track_dir(track)
+    if tracking is not None:
+        log_run(metrics, tracking)
     return metrics
 
 

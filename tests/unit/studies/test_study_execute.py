@@ -123,18 +123,18 @@ def test_default_runner_is_the_training_runner(monkeypatch):
     assert resolve_runner(None) is fake.run
 
 
-def test_data_root_reaches_the_runner(tmp_path, cells):
+def test_data_root_and_tracking_reach_the_runner(tmp_path, cells):
     seen = []
 
     def runner(config, out_dir=None):
-        seen.append(os.environ.get("XSHOT_DATA_ROOT"))
+        seen.append((os.environ.get("XSHOT_DATA_ROOT"), os.environ.get("XSHOT_TRACK_DIR")))
         return study_fake_runner.run(config)
 
-    before = os.environ.get("XSHOT_DATA_ROOT")
+    before = os.environ.get("XSHOT_DATA_ROOT"), os.environ.get("XSHOT_TRACK_DIR")
     with ResultsStore(tmp_path / "r.sqlite") as store:
-        run_study(cells[:1], store, runner=runner, data_root=tmp_path, progress=False)
-    assert seen == [str(tmp_path.resolve())]
-    assert os.environ.get("XSHOT_DATA_ROOT") == before
+        run_study(cells[:1], store, runner=runner, data_root=tmp_path, track_dir=tmp_path / "tb", progress=False)
+    assert seen == [(str(tmp_path.resolve()), str((tmp_path / "tb").resolve()))]
+    assert (os.environ.get("XSHOT_DATA_ROOT"), os.environ.get("XSHOT_TRACK_DIR")) == before
 
 
 def test_each_cell_starts_from_its_seed_whatever_ran_before(cells):
