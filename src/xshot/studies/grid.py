@@ -53,8 +53,9 @@ def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
 def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
     """All the cells of ``study`` in execution order (duplicates, by RunConfig key, dropped).
 
-    ``models`` replaces the study's models (the CLI's ``--model``).
+    ``models`` replaces the study's models and every setting's (the CLI's ``--model``).
     """
+    override_models = bool(models)
     models = list(models) if models else list(study.models)
     defaults = overrides_of(study.defaults)
     cells: list[Cell] = []
@@ -85,8 +86,9 @@ def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
                 flat.extend([e.replace(LANG, lang) for lang in langs] if LANG in e else [e])
             groups = [(None, s.train, s.target_train, _unique(flat))]
 
+        setting_models = models if override_models or s.models is None else s.models
         for lang, train, target_train, eval_specs in groups:
-            for model in models:
+            for model in setting_models:
                 for k in ks:
                     for target_k in target_ks:
                         for method in methods:

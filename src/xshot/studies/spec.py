@@ -23,6 +23,12 @@ A study is a YAML mapping::
         target_train: "xnli:{lang}:dev"         # "{lang}" in train/target_train: one cell per language,
         target_k: [4, 16]                       # each evaluated on its own language
         eval: ["xnli:{lang}:test"]
+      - name: decoder-prompting
+        models: [gemma3-270m]                   # optional: this setting's own models
+        methods: [zero-shot, icl]               # optional: a subset of the study's methods
+        train: xnli:en:dev
+        k: [16]
+        eval: ["xnli:{lang}:test"]
 
 Overrides apply in the order ``defaults`` < setting < method (``options`` dicts are merged).
 """
@@ -174,8 +180,10 @@ class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
     eval: Optional[list[str]] = None
     methods: Optional[list[str]] = None
     seeds: Optional[list[int]] = None
+    models: Optional[list[str]] = None  # this setting's models instead of the study's (e.g. decoders for ICL)
 
-    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", "eval", mode="before")(_as_list)
+    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", "eval", "models",
+                             mode="before")(_as_list)
     _specs = field_validator("train", "target_train")(_check_spec)
     _eval_specs = field_validator("eval")(_check_specs)
 

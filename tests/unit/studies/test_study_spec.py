@@ -203,3 +203,19 @@ settings:
     with pytest.raises(XshotError) as err:
         load_study(path)
     assert err.value.line == 6 and message in err.value.message
+
+
+def test_a_setting_may_name_its_own_models(make_study):
+    text = """\
+name: mixed
+task: nli
+models: [enc]
+methods: [finetune, zero-shot]
+settings:
+  - {name: enc, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"], methods: [finetune]}
+  - {name: dec, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"], methods: [zero-shot], models: [dec-a, dec-b]}
+"""
+    study = load_study(make_study(text))
+    assert [(c.setting, c.config.model, c.config.method) for c in expand(study)] == [
+        ("enc", "enc", "finetune"), ("dec", "dec-a", "zero-shot"), ("dec", "dec-b", "zero-shot")]
+    assert {c.config.model for c in expand(study, models=["other"])} == {"other"}  # --model replaces all
