@@ -78,17 +78,28 @@ def language_bars(
     ylabel: str,
 ) -> bytes:
     """Grouped bars: one group per language, one bar per method (``means[method][language]``)."""
+    return _png(language_bars_figure(languages, means, errors, colors, title, ylabel))
+
+
+def language_bars_figure(
+    languages: Sequence[str],
+    means: Mapping[str, Mapping[str, float]],
+    errors: Mapping[str, Mapping[str, float]],
+    colors: Mapping[str, str],
+    title: str,
+    ylabel: str,
+) -> Figure:
     methods = list(means)
-    width = 0.8 / max(1, len(methods))
-    width = 1.5 + len(languages) * (0.3 + 0.16 * max(1, len(methods)))
-    fig = Figure(figsize=(min(14.0, max(6.4, width)), 4.2), layout="constrained")
+    bar_width = 0.8 / max(1, len(methods))  # a group spans 0.8 of the unit between languages
+    fig_width = 1.5 + len(languages) * (0.3 + 0.16 * max(1, len(methods)))
+    fig = Figure(figsize=(min(14.0, max(6.4, fig_width)), 4.2), layout="constrained")
     ax = fig.add_subplot()
     for i, method in enumerate(methods):
-        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(languages))]
+        xs = [j + (i - (len(methods) - 1) / 2) * bar_width for j in range(len(languages))]
         ys = [means[method].get(lang, math.nan) for lang in languages]
         es = [errors[method].get(lang, math.nan) for lang in languages]
         es = [0.0 if math.isnan(e) else e for e in es]
-        ax.bar(xs, ys, width=width, yerr=es, capsize=3, label=method, color=colors.get(method))
+        ax.bar(xs, ys, width=bar_width, yerr=es, capsize=3, label=method, color=colors.get(method))
     ax.set_xticks(range(len(languages)))
     ax.set_xticklabels(languages, rotation=45 if len(languages) > 12 else 0)
     ax.set_xlabel("target language")
@@ -96,7 +107,7 @@ def language_bars(
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return fig
 
 
 def transfer_scatter(

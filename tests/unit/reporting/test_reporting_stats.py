@@ -44,3 +44,18 @@ def test_spearman_not_available_for_few_or_constant_values():
     assert math.isnan(c.rho) and c.n == 2 and c.reason == "n<3"
     c = spearman([1, 1, 1], [3, 4, 5])
     assert math.isnan(c.rho) and c.reason == "constant"
+
+
+def test_language_bars_do_not_overlap():
+    from xshot.reporting.figures import language_bars_figure
+
+    langs = ["hau", "swa", "yor", "ibo", "zul", "kin"]
+    methods = ["finetune", "prompt", "soft-prompt", "lora", "dualcl"]
+    means = {m: {lang: 0.3 + 0.01 * i for i, lang in enumerate(langs)} for m in methods}
+    errors = {m: {lang: 0.02 for lang in langs} for m in methods}
+    fig = language_bars_figure(langs, means, errors, {}, "t", "F1")
+    bars = sorted((p.get_x(), p.get_x() + p.get_width()) for p in fig.axes[0].patches)
+    assert len(bars) == len(langs) * len(methods)
+    for (_, right), (left, _) in zip(bars, bars[1:]):
+        assert right <= left + 1e-9  # each bar ends before the next begins
+    assert all(abs(b - a - 0.8 / len(methods)) < 1e-9 for a, b in bars)
