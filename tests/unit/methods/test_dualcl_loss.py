@@ -75,3 +75,91 @@ def test_contrast_mask_restricts_only_the_contrastive_terms():
     assert full.item() == pytest.approx(dual_contrastive_loss(z, theta, labels, 0.0, 0.1).item())
     masked = dual_contrastive_loss(z, theta, labels, 1.0, 0.1, mask)
     assert masked.item() == pytest.approx(dual_contrastive_loss(z[:4], theta[:4], labels[:4], 1.0, 0.1).item(), rel=1e-6)
+
+
+# -- the paper's baselines and the reference's position ids -------------------------------------------
+def _model(path, **options):
+    from xshot.backbone import load_backbone
+    from xshot.methods import get_method
+
+    spec = get_method("dualcl")
+    config = spec.config_class.resolve(options)
+    torch.manual_seed(0)
+    return spec.build(load_backbone(path, want_lm_head=False), "nli", (), config, max_length=64).eval()
+
+
+def test_scl_baseline_is_ce_plus_supervised_contrast_by_hand(tiny_encoder):
+    import math
+
+    from tests.unit.methods.conftest import NLI
+
+    model = _model(tiny_encoder, loss="scl", alpha=0.3, temperature=0.5)
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        loss = model.loss(batch).item()
+        z = model.at(model.hidden_states(batch), batch["positions"])[:, 0]
+        logits = model.head(z)
+    labels = batch["labels"][:, 0].tolist()
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor(labels)).item()
+    zs = [[x / math.sqrt(sum(v * v for v in row)) for x in row] for row in z.tolist()]
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    terms = []
+    for i in range(len(zs)):
+        positives = [j for j in range(len(zs)) if j != i and labels[j] == labels[i]]
+        denominator = sum(math.exp(dot(zs[i], zs[j]) / 0.5) for j in range(len(zs)) if j != i)
+        terms.append(-sum(math.log(math.exp(dot(zs[i], zs[p]) / 0.5) / denominator) for p in positives) / len(positives))
+    assert loss == pytest.approx(0.7 * ce + 0.3 * sum(terms) / len(terms), rel=1e-4)
+    assert model.input_format.style == "plain" and not model.input_format.label_names  # no label names
+
+
+def test_ce_baseline_is_cross_entropy_of_the_linear_head(tiny_encoder):
+    from tests.unit.methods.conftest import NLI
+
+    model = _model(tiny_encoder, loss="ce")
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(model(batch), batch["labels"][:, 0])
+        assert model.loss(batch).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_shared_label_positions_follow_the_reference(tiny_encoder):
+    from tests.unit.methods.conftest import NLI
+
+    shared = _model(tiny_encoder, label_positions="shared")
+    sequential = _model(tiny_encoder)
+    batch = shared.collate(shared.encode(NLI[:2]))
+    last_label = int(shared.span_index.max())
+    positions = shared.shared_positions(batch["input_ids"])[0].tolist()
+    assert positions[: last_label + 1] == [0] * (last_label + 1)  # [CLS] and every label token
+    assert positions[last_label + 1: last_label + 4] == [1, 2, 3]
+    with torch.no_grad():
+        h = shared.hidden_states(batch)
+        reference = shared.body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                position_ids=torch.tensor([positions] * 2)).last_hidden_state
+        assert torch.allclose(h, reference, atol=1e-6)
+        assert not torch.allclose(h, sequential.hidden_states(batch), atol=1e-3)
+
+
+def test_roberta_style_position_ids_start_after_padding():
+    from types import SimpleNamespace
+
+    from xshot.methods.dualcl.model import _position_offset
+
+    assert _position_offset(SimpleNamespace(model_type="xlm-roberta", pad_token_id=1)) == 2
+    assert _position_offset(SimpleNamespace(model_type="bert", pad_token_id=0)) == 0
+
+
+@pytest.mark.parametrize("options", [{"loss": "scl"}, {"loss": "ce"}, {"label_positions": "shared"}])
+def test_variants_train_on_ner_and_decoders(request, options):
+    from tests.unit.methods.conftest import NER, TYPES
+    from xshot.backbone import load_backbone
+    from xshot.methods import get_method
+
+    for fixture in ("tiny_encoder", "tiny_decoder"):
+        spec = get_method("dualcl")
+        config = spec.config_class.resolve(options)
+        model = spec.build(load_backbone(request.getfixturevalue(fixture), want_lm_head=False), "ner", TYPES, config,
+                           max_length=64)
+        loss = model.loss(model.collate(model.encode(NER)))
+        loss.backward()
+        assert torch.isfinite(loss) and any(p.grad is not None for p in model.parameters())

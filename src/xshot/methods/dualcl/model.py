@@ -1,4 +1,4 @@
-"""DualCL for sentence pairs and, as an extension, for token classification.
+"""DualCL for sentence pairs and, as an extension, for token classification, and its two baselines.
 
 Input: ``[CLS] l_1 ... l_C [SEP] text``. The feature z is the first token's state (NLI) or each word's
 first sub-token state (NER); the classifier theta_c is the state of label c's name in the same input
@@ -8,6 +8,13 @@ On decoders the label names come first and z is the last token (NLI) or each wor
 sub-token (NER). Causal attention means the label states cannot see the text: theta is the same for
 every input, so DualCL on a decoder degrades to a label-name-initialised classifier with contrastive
 regularisation.
+
+``loss: ce | scl`` are the baselines of the paper as its reference code (hiyouga/Dual-Contrastive-Learning)
+runs them: no label names, a linear head on the first token, cross-entropy alone or with the supervised
+contrastive term of Gunel et al. (2021) on the features, weighted by alpha at temperature tau (the reference
+uses the same alpha and tau as for DualCL). Its linear head has dropout 0.5; xshot's keeps the ``dropout``
+option (0.1). ``label_positions: shared`` reproduces the reference's position ids (the first token and
+every label at 0, the text from 1).
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from xshot.backbone import Backbone
 from xshot.errors import XshotError
 from xshot.methods.base import LabelSpace, XshotModel
 from xshot.methods.dualcl.config import DualCLConfig
-from xshot.methods.dualcl.loss import dual_contrastive_loss
+from xshot.methods.dualcl.loss import dual_contrastive_loss, supervised_contrast
+from xshot.methods.finetune.model import FinetuneModel
 from xshot.methods.inputs import InputFormat
 from xshot.methods.prompts import label_names
 
@@ -67,29 +75,76 @@ class DualCLModel(XshotModel):
         z, theta = self._z_theta(hidden, batch)
         return torch.einsum("bpd,bcd->bpc", z, theta)
 
+    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.config.label_positions == "sequential":
+            return super().hidden_states(batch)
+        out = self.body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        position_ids=self.shared_positions(batch["input_ids"]))
+        return out.last_hidden_state
+
+    def shared_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The reference's ids: the tokenizer's prefix and every label token at the first position, then 1, 2, ..."""
+        start = int(self.span_index.max()) + 1  # the first token after the label names
+        steps = torch.arange(input_ids.size(1), device=input_ids.device)
+        positions = (steps - start + 1).clamp(min=0) + _position_offset(self.body.config)
+        return positions.expand_as(input_ids)
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         z, theta = self.features(batch)  # [B, P, D], [B, C, D]
         labels = batch["labels"]
         valid = labels != -100
-        contrast = self._subsample_o(labels, valid)[valid] if self.labels.task == "ner" else None
+        contrast = subsample_o(labels, valid, self.config)[valid] if self.labels.task == "ner" else None
         rows = valid.nonzero(as_tuple=True)[0]
         return dual_contrastive_loss(z[valid], theta[rows], labels[valid], self.config.alpha,
                                      self.config.temperature, contrast)
 
-    def _subsample_o(self, labels: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Keep every entity word and a random share of O words, so O does not swamp the contrast."""
-        is_o = keep & (labels == 0)
-        n_entity = int((keep & (labels > 0)).sum())
-        budget = max(self.config.min_o, int(self.config.o_ratio * n_entity))
-        o_index = is_o.flatten().nonzero(as_tuple=True)[0]
-        if len(o_index) <= budget:
-            return keep
-        drop = o_index[torch.randperm(len(o_index), device=labels.device)[budget:]]
-        keep = keep.clone().flatten()
-        keep[drop] = False
-        return keep.view_as(labels)
+
+def _position_offset(config) -> int:
+    """RoBERTa-style embeddings number positions from padding_idx + 1; explicit ids must too."""
+    return config.pad_token_id + 1 if config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+
+
+def subsample_o(labels: torch.Tensor, keep: torch.Tensor, config: DualCLConfig) -> torch.Tensor:
+    """Keep every entity word and a random share of O words, so O does not swamp the contrast."""
+    is_o = keep & (labels == 0)
+    n_entity = int((keep & (labels > 0)).sum())
+    budget = max(config.min_o, int(config.o_ratio * n_entity))
+    o_index = is_o.flatten().nonzero(as_tuple=True)[0]
+    if len(o_index) <= budget:
+        return keep
+    drop = o_index[torch.randperm(len(o_index), device=labels.device)[budget:]]
+    keep = keep.clone().flatten()
+    keep[drop] = False
+    return keep.view_as(labels)
+
+
+class ContrastiveBaselineModel(FinetuneModel):
+    """DualCL's baselines as its reference code runs them: a linear head on the first token (decoders: the
+    last; NER: each word) trained with cross-entropy (``ce``) or with (1 - alpha) CE + alpha x the supervised
+    contrastive loss of the L2-normalised features at temperature tau (``scl``, Gunel et al. 2021)."""
+
+    def __init__(self, backbone: Backbone, labels: LabelSpace, config: DualCLConfig, max_length: int):
+        if config.loss == "scl" and config.pair_encoding != "cross":
+            raise XshotError("dualcl loss 'scl' contrasts the joint pair encoding; use pair_encoding cross")
+        super().__init__(backbone, labels, config, max_length)
+        self.config = config
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.config.loss == "ce":
+            return super().loss(batch)
+        z = self.at(self.hidden_states(batch), batch["positions"])
+        labels = batch["labels"]
+        valid = labels != -100
+        logits = self.head(z)
+        ce = F.cross_entropy(logits[valid].float(), labels[valid])
+        keep = subsample_o(labels, valid, self.config) if self.labels.task == "ner" else valid
+        z_n = F.normalize(z[keep].float(), dim=-1)
+        scl = supervised_contrast(z_n, z_n, labels[keep], self.config.temperature)
+        return (1 - self.config.alpha) * ce + self.config.alpha * scl
 
 
 def build(backbone: Backbone, task: str, entity_types: tuple[str, ...], config: DualCLConfig,
-          *, max_length: int, source_language: str | None = None) -> DualCLModel:
+          *, max_length: int, source_language: str | None = None) -> XshotModel:
+    if config.loss != "dual":
+        return ContrastiveBaselineModel(backbone, LabelSpace.for_task(task, entity_types, "bio"), config, max_length)
     return DualCLModel(backbone, LabelSpace.for_task(task, entity_types, "io"), config, max_length)
