@@ -52,6 +52,7 @@ def run_command(
     ray_num_cpus: Optional[int] = typer.Option(None, "--ray-num-cpus", help="CPUs of the local Ray instance (default: all)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Keep each cell's run output in DIR/<cell key>."),
     runner: Optional[str] = typer.Option(None, "--runner", help="The run function as module:function (default xshot.training.run:run)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the study's report to DIR when the run ends (as xshot report)."),
     track: Optional[Path] = typer.Option(None, "--track", help="Log every cell to TensorBoard event files in DIR (default: the study's 'tracking:')."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -90,6 +91,11 @@ def run_command(
         f"study {study.name}: {result.done} done, {result.failed} failed, {result.skipped} skipped "
         f"(already done) in {result.elapsed_s:.1f}s -> {store_path}"
     )
+    if report is not None:
+        from xshot.reporting.report import build_report, load_results
+
+        html = build_report(load_results(store_path), report, study=study_path)
+        out.print(f"report: {html.parent / 'report.md'} and {html}")
     if result.failed:
         out.print(f"{result.failed} cell(s) failed; rerun the same command to retry them (see the store's error column).")
         raise typer.Exit(1)

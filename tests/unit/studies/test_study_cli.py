@@ -32,6 +32,14 @@ def test_run_reports_and_resumes(ran, runner, capsys):
     assert "0 done, 0 failed, 8 skipped" in out
 
 
+def test_run_writes_its_report_when_asked(ran, runner, tmp_path, capsys):
+    study, store, _ = ran
+    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q", "--report", str(tmp_path / "rep")]) == 0
+    assert "report: " in capsys.readouterr().out
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert text.startswith("# Study report: tiny") and (tmp_path / "rep" / "report.html").exists()
+
+
 def test_run_model_override_and_default_store(tmp_path, make_study, runner, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     study = make_study()
