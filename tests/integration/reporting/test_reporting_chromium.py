@@ -20,6 +20,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "reporting"))
 from reporting_data import make_results  # noqa: E402
 
+pytestmark = pytest.mark.integration  # needs headless Chromium, which .ci/run installs
+
 ROOT = Path(__file__).resolve().parents[3]
 OUTPUT = ROOT / "test-output" / "reporting"
 CHROMIUM_FLAGS = [
