@@ -29,7 +29,7 @@ def method_colors(methods: Sequence[str]) -> dict[str, str]:
     return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(methods)}
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
@@ -66,7 +66,7 @@ def learning_curve(
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def language_bars(
@@ -76,19 +76,8 @@ def language_bars(
     colors: Mapping[str, str],
     title: str,
     ylabel: str,
-) -> bytes:
-    """Grouped bars: one group per language, one bar per method (``means[method][language]``)."""
-    return _png(language_bars_figure(languages, means, errors, colors, title, ylabel))
-
-
-def language_bars_figure(
-    languages: Sequence[str],
-    means: Mapping[str, Mapping[str, float]],
-    errors: Mapping[str, Mapping[str, float]],
-    colors: Mapping[str, str],
-    title: str,
-    ylabel: str,
 ) -> Figure:
+    """Grouped bars: one group per language, one bar per method (``means[method][language]``)."""
     methods = list(means)
     bar_width = 0.8 / max(1, len(methods))  # a group spans 0.8 of the unit between languages
     fig_width = 1.5 + len(languages) * (0.3 + 0.16 * max(1, len(methods)))
@@ -155,4 +144,4 @@ def transfer_scatter(
             frameon=False,
         )
     fig.suptitle(title, fontsize=10, y=0.99)
-    return _png(fig)
+    return png(fig)

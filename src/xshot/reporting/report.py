@@ -498,9 +498,9 @@ def _language_bars(g: Group, colors: dict[str, str]) -> list:
             if s.n:
                 means[m][c.header] = 100 * s.mean
                 errs[m][c.header] = 100 * s.std
-    png = figs.language_bars(
+    png = figs.png(figs.language_bars(
         [c.header for c in low], means, errs, colors, f"Low-resource languages: {g.title()}", f"{g.metric} ×100"
-    )
+    ))
     caption = f"Low-resource target languages, {g.title()}: mean {g.metric} over seeds; error bars: ± 1 std over seeds."
     return [Figure(g.slug("bars"), png, caption)]
 

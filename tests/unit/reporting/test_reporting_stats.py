@@ -47,13 +47,13 @@ def test_spearman_not_available_for_few_or_constant_values():
 
 
 def test_language_bars_do_not_overlap():
-    from xshot.reporting.figures import language_bars_figure
+    from xshot.reporting.figures import language_bars
 
     langs = ["hau", "swa", "yor", "ibo", "zul", "kin"]
     methods = ["finetune", "prompt", "soft-prompt", "lora", "dualcl"]
     means = {m: {lang: 0.3 + 0.01 * i for i, lang in enumerate(langs)} for m in methods}
     errors = {m: {lang: 0.02 for lang in langs} for m in methods}
-    fig = language_bars_figure(langs, means, errors, {}, "t", "F1")
+    fig = language_bars(langs, means, errors, {}, "t", "F1")
     bars = sorted((p.get_x(), p.get_x() + p.get_width()) for p in fig.axes[0].patches)
     assert len(bars) == len(langs) * len(methods)
     for (_, right), (left, _) in zip(bars, bars[1:]):
