@@ -123,3 +123,35 @@ def test_peft_token_classification_would_misalign(tiny_encoder):
     ids = torch.tensor([[2, 6, 29, 3]])
     out = wrapped(input_ids=ids, attention_mask=torch.ones_like(ids))
     assert out.logits.shape[1] == ids.shape[1] + 4
+
+
+@pytest.mark.parametrize("arch", ["xlm-roberta", "bert"])
+def test_a_real_mlm_head_scores_label_words_exactly_at_the_mask(tmp_path, arch):
+    """XLM-R's and BERT's own MLM heads (transform, tied decoder, bias) give the prompt's label-word scores."""
+    from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from tests.tiny_models import build_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer("encoder")
+    common = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=64, max_position_embeddings=130, pad_token_id=0)
+    full = XLMRobertaForMaskedLM(XLMRobertaConfig(**common)) if arch == "xlm-roberta" else BertForMaskedLM(BertConfig(**common))
+    with torch.no_grad():  # a non-zero output bias, so a scorer that forgot it would differ
+        full.get_output_embeddings().bias.normal_(0, 1)
+    full.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    for method in ("prompt", "zero-shot"):
+        model = prompt_model(str(tmp_path), method=method)
+        assert model.scorer.mode == "mlm-head" and not model.notes
+        decoder = [m for m in model.scorer.lm_head.modules() if isinstance(m, torch.nn.Linear)][-1]
+        assert decoder.weight is model.body.get_input_embeddings().weight  # still tied to the embeddings
+        batch = model.collate(model.encode(NLI))
+        reference = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+        with torch.no_grad():
+            scores = model(batch)
+            logits = reference(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            at_mask = logits[torch.arange(len(NLI)), batch["positions"][:, 0]]
+        expected = at_mask[:, model.word_ids[:, 0]]  # yes / maybe / no: one sub-token each
+        assert model.word_mask.sum(-1).tolist() == [1, 1, 1]
+        assert torch.allclose(scores, expected, atol=1e-5)
