@@ -79,3 +79,41 @@ def test_bad_usage_is_one_line_and_exit_2(tiny_encoder, tmp_path, capsys):
     assert str(bad) in err and len(err.splitlines()) == 1
     assert main(["predict", "--model", str(tmp_path), "--input", str(bad)]) == 2
     assert "not a model saved by xshot" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backbone", ["tiny_encoder", "tiny_decoder"])
+def test_export_is_a_transformers_model_with_the_same_logits(request, tmp_path, capsys, backbone):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from xshot.training.checkpoint import load_model
+
+    path = request.getfixturevalue(backbone)
+    data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
+    run = tmp_path / "run"
+    assert main(["train", "--task", "nli", "--model", path, "--method", "finetune", "--train", f"jsonl:{data}",
+                 "--seed", "1", "--eval", f"jsonl:{data}", "--max-steps", "3", "--out", str(run), "-q"]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "hf")]) == 0
+    exported = AutoModelForSequenceClassification.from_pretrained(tmp_path / "hf").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    model, _ = load_model(run)
+    batch = model.collate(model.encode(NLI))
+    with torch.no_grad():
+        ours = model(batch)
+        theirs = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert exported.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    assert len(tokenizer) == len(model.backbone.tokenizer)
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert f"jsonl:{data}" in card and "95% bootstrap CI" in card and "finetune" in card
+
+
+def test_export_refuses_methods_without_a_transformers_equivalent(tiny_encoder, tmp_path, capsys):
+    data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
+    run = tmp_path / "run"
+    assert main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "lora", "--train", f"jsonl:{data}",
+                 "--max-steps", "1", "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "hf")]) == 2
+    err = capsys.readouterr().err
+    assert "only finetune on NLI" in err and "model/peft" in err and len(err.strip().splitlines()) == 1

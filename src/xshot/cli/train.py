@@ -184,7 +184,18 @@ def predict_cmd(
             print(json.dumps(row, ensure_ascii=False))
 
 
+def export_cmd(
+    run_dir: Path = typer.Argument(..., help="a directory written by xshot train --out"),
+    out: Path = typer.Option(..., "--out", help="directory for the transformers checkpoint, tokenizer and model card"),
+) -> None:
+    """Export a fine-tuned NLI model as a transformers checkpoint (AutoModelForSequenceClassification)."""
+    from xshot.export import export
+
+    print(f"wrote {export(run_dir, out)}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
     app.command("train")(train)
     app.command("eval")(evaluate)
     app.command("predict")(predict_cmd)

@@ -35,10 +35,14 @@ class PeftConfig(PromptConfig):
 
 def scored_model(backbone, task, entity_types, config: PeftConfig, **kwargs) -> XshotModel:
     """The full-parameter method whose scorer this parameter-efficient method reuses."""
-    from xshot.methods import finetune, prompt
+    from xshot.methods import prompt
+    from xshot.methods.base import LabelSpace
+    from xshot.methods.finetune import FinetuneModel
 
-    builder = prompt.build if config.head == "verbalizer" else finetune.build
-    model = builder(backbone, task, entity_types, config, **kwargs)
+    if config.head == "verbalizer":
+        model = prompt.build(backbone, task, entity_types, config, **kwargs)
+    else:  # xshot's linear head reads the (peft-wrapped) body's states
+        model = FinetuneModel(backbone, LabelSpace.for_task(task, entity_types, "bio"), config, kwargs["max_length"])
     if config.head == "verbalizer" and model.scorer.mode == "tied-input-embeddings":
         # measured on me5-small, NER K=10, 60 steps: F1 1-2 with this scorer, 10-16 with head=linear
         model.notes.append("the frozen body was never trained to predict words, so tied-embedding verbalizer "

@@ -60,18 +60,27 @@ def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: Meth
     })
 
 
+def model_directory(directory: str | Path) -> Path:
+    """A run directory's ``model/``, or the directory itself when it is a model directory."""
+    directory = Path(directory)
+    return directory / "model" if (directory / "model" / MANIFEST).exists() else directory
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The run and method configuration a model was saved with (cheap: no weights are read)."""
+    path = model_directory(directory) / MANIFEST
+    if not path.exists():
+        raise XshotError(f"{Path(directory)} is not a model saved by xshot (no {MANIFEST})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable)."""
     from xshot.methods import get_method
     from xshot.training.run import build_model
 
-    directory = Path(directory)
-    if (directory / "model" / MANIFEST).exists():
-        directory = directory / "model"
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        raise XshotError(f"{directory} is not a model saved by xshot (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    directory = model_directory(directory)
+    manifest = read_manifest(directory)
     config = RunConfig(**manifest["run_config"])
     mcfg = get_method(config.method).config_class(**manifest["method_config"])
     model = build_model(config, mcfg, tuple(manifest["entity_types"]), manifest["source_language"])

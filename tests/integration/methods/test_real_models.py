@@ -99,3 +99,23 @@ def test_siamese_nli_end_to_end_and_reloaded(backbone, tmp_path):
     model, cfg = load_model(tmp_path / "model")
     assert model.input_format.style == "siamese" and cfg == config
     assert reevaluate(model, "xnli:sw:test", 12) == first["evaluations"]["xnli:sw:test"]["scores"]
+
+
+def test_exported_finetune_gives_the_same_logits_in_transformers(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from xshot.export import export
+
+    config = RunConfig(task="nli", model=offline_model("me5-small"), method="finetune", seed=1, max_steps=2,
+                       batch_size=4, max_length=128, bootstrap=0, **TASKS["nli"])
+    run(config, tmp_path / "run", data_root=str(shared_data_root()))
+    export(tmp_path / "run", tmp_path / "hf")
+    exported = AutoModelForSequenceClassification.from_pretrained(tmp_path / "hf").eval()
+    model, _ = load_model(tmp_path / "run")
+    data = subsample(load("xnli:sw:test", "test", str(shared_data_root())), 8, EVAL_SUBSET_SEED)
+    batch = model.collate(model.encode(data.examples))
+    with torch.no_grad():
+        ours = model(batch)
+        theirs = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    assert "xnli:sw:test" in (tmp_path / "hf" / "README.md").read_text()
