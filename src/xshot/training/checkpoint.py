@@ -77,7 +77,7 @@ def read_manifest(directory: str | Path) -> dict:
 def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable)."""
     from xshot.methods import get_method
-    from xshot.training.run import build_model
+    from xshot.training.run import build_model  # run saves models: imported here, not at the top
 
     directory = model_directory(directory)
     manifest = read_manifest(directory)
@@ -92,5 +92,10 @@ def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     with torch.no_grad():
         for name, tensor in state.items():
             params[name].copy_(tensor)
+    if not mcfg.trains:  # in-context demonstrations are the shots: draw them again (same spec, K and seed)
+        from xshot.training.run import Runtime, training_data
+
+        shots = training_data(config, config.train, config.k, Runtime(torch.device("cpu"), None, None, False))
+        model.observe_shots(shots.examples, shots.language, config.seed)
     model.eval()
     return model, config

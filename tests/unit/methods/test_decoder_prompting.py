@@ -294,3 +294,18 @@ def test_cached_demonstrations_give_the_scores_of_the_full_forward(tiny_decoder,
         mixed = short.collate([features[1], *short.encode(NLI[:1])])
         assert short.input_format.demonstrations_dropped == 1
         assert torch.allclose(short(mixed), short_full(mixed), atol=1e-5)
+
+
+def test_a_reloaded_icl_run_shows_the_same_demonstrations(tiny_decoder, tmp_path):
+    from xshot.training.checkpoint import load_model
+    from xshot.training.run import run
+
+    data = tmp_path / "nli.jsonl"
+    data.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in NLI), encoding="utf-8")
+    config = RunConfig(task="nli", model=tiny_decoder, method="icl", train=f"jsonl:{data}", seed=3, k=2,
+                       eval=[f"jsonl:{data}"], bootstrap=0)
+    first = run(config, tmp_path / "run")
+    model, _ = load_model(tmp_path / "run")
+    model.set_language(None)
+    assert first["evaluations"][f"jsonl:{data}"]["notes"][0] == model.evaluation_notes()[0]
+    assert model.input_format.demonstrations
