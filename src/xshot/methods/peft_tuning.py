@@ -1,7 +1,7 @@
 """Parameter-efficient tuning through peft: the body is wrapped, everything else stays as it is.
 
-Soft prompts, prefixes, LoRA and (IA)³ all share this: the scorer of ``prompt`` (verbalizer) or of
-``finetune`` (linear head) on a frozen body that peft wraps.
+Soft prompts, prefixes, LoRA and (IA)³ all share this: the scorer of ``prompt`` (verbalizer) or xshot's
+linear head (:class:`~xshot.methods.finetune.FinetuneModel`) on a frozen body that peft wraps.
 
 The task scorer (linear head or verbalizer) is the one of the wrapped method; only the peft
 parameters and the scorer's own small parameters train. Soft prompts prepend virtual tokens to the
@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xshot.methods.base import XshotModel
+from xshot.methods.base import XshotModel, option
 from xshot.methods.prompt.config import PromptConfig
-from xshot.methods.base import option
 
 HEADS = ("verbalizer", "linear")
 
