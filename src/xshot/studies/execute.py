@@ -311,7 +311,7 @@ def run_study(
                     else:
                         outcome = execute_cell(runner, cell.config, out_dir(cell))
                         if outcome.get("unavailable"):
-                            broken[outcome["unavailable"]] = outcome["error"]
+                            broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
                     record(cell, outcome)
                     bar.finish(cell, outcome)
         elif todo:

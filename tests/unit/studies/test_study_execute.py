@@ -219,7 +219,7 @@ def test_an_unavailable_model_or_dataset_fails_its_cells_once(tmp_path, cells):
     result, calls, rows = study(lambda c: Unavailable(f"cannot load model {c.model!r}: offline", f"model:{c.model}")
                                 if c.key() == first_lora else None, "model")
     assert (result.done, result.failed, len(calls)) == (2, 6, 3)
-    assert all("cannot load model" in r["error"] for r in rows.values() if r["status"] == "failed")
+    assert all(r["error"].startswith("Unavailable: cannot load model") for r in rows.values() if r["status"] == "failed")
     assert sum("found by an earlier cell" in (r["error"] or "") for r in rows.values()) == 5
     # a dataset the k=16 cells evaluate on is missing: found once, the other k=16 cells fail without running
     result, calls, rows = study(lambda c: Unavailable(f"{bad_eval}: no such file", data_resource(bad_eval, c.eval_split))
