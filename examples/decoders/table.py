@@ -17,11 +17,17 @@ import sys
 import pandas as pd
 from scipy import stats
 
+from xshot.methods import METHOD_NAMES
+
 CHANCE = 1 / 3
 
 
 def variant(row: pd.Series) -> str:
-    return row["method"] if row["setting"] == "en-fewshot" else f"{row['method']} ({row['setting']})"
+    """A method, or the setting that varies it (settings named after their method say what they vary)."""
+    method, setting = row["method"], row["setting"]
+    if setting in ("en-fewshot", method):
+        return method
+    return setting if setting.startswith(method) else f"{method} ({setting})"
 
 
 def table(path: str) -> str:
@@ -31,7 +37,9 @@ def table(path: str) -> str:
     langs = sorted(df["language"].unique())
     lines = ["| method | " + " | ".join(langs) + " | avg [95% CI] | CIs > chance | train s | eval s | trainable |",
              "|---" * (len(langs) + 6) + "|"]
-    order = list(dict.fromkeys(df.sort_values(["method", "setting"])["variant"]))
+    rank = {m: i for i, m in enumerate(METHOD_NAMES)}  # the registry's display order
+    df["rank"] = df["method"].map(rank)
+    order = list(dict.fromkeys(df.sort_values(["rank", "setting"])["variant"]))
     for name in order:
         g = df[df["variant"] == name]
         seeds = sorted(g["seed"].unique())

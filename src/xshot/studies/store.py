@@ -190,6 +190,8 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
                 "ci": json.dumps(ci, sort_keys=True),
                 "eval_s": eval_s,
                 "fertility": _float(ev.get("fertility")),
+                # the run's notes, then this evaluation's (label policy, demonstrations shown, calibration)
+                "notes": json.dumps([*json.loads(base["notes"]), *(ev.get("notes") or [])], default=str),
             }
         )
     return rows

@@ -128,3 +128,16 @@ def test_empty_store_dataframe_has_the_columns(tmp_path):
         df = store.to_dataframe()
     assert len(df) == 0
     assert all(col in df.columns for col in REPORT_COLUMNS)
+
+
+def test_each_row_keeps_the_run_notes_and_its_evaluation_notes(tmp_path, cells):
+    outcome = _done(cells[0])
+    metrics = outcome["metrics"]
+    metrics["notes"] = ["run note"]
+    first, second = list(metrics["evaluations"])[:2]
+    metrics["evaluations"][first]["notes"] = ["3 in-context demonstrations: ..."]
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        store.record(cells[0], outcome)
+        notes = {r["eval_set"]: json.loads(r["notes"]) for r in store.rows()}
+    assert notes[first] == ["run note", "3 in-context demonstrations: ..."]
+    assert notes[second] == ["run note"]
