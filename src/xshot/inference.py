@@ -51,7 +51,7 @@ def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]
     features = model.encode(examples)
     predicted = predict_proba(model, features, device=device, dtype=select_precision(device, config.precision))
     labels = model.labels
-    named = [[labels.named(p) for p in row] for row in predicted.probabilities]
+    named = predicted.named(labels)
     if config.task == "nli":
         return [{"premise": ex.premise, "hypothesis": ex.hypothesis, "label": labels.classes[c[0]],
                  "probabilities": n[0]} for ex, c, n in zip(examples, predicted.classes, named)]

@@ -142,24 +142,20 @@ def evaluate(
     data_root: Optional[str] = typer.Option(None, "--data-root"),
 ) -> None:
     """Score a trained model on more evaluation sets."""
-    from xshot.data import load
-    from xshot.data.sampling import subsample
-    from xshot.io import write_json
-    from xshot.training.checkpoint import load_model
-    from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset
     from xshot.backbone import select_device, select_precision
+    from xshot.io import write_json
+    from xshot.methods import get_method
+    from xshot.training.checkpoint import load_model, read_manifest
+    from xshot.training.run import Runtime, evaluate_spec
 
+    manifest = read_manifest(model_dir)
     model, cfg = load_model(model_dir)
+    mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
     device = select_device(cfg.device)
     rt = Runtime(device, select_precision(device, cfg.precision), data_root, True)
-    results = {}
-    for spec in [s.strip() for s in data.split(",") if s.strip()]:
-        dataset = load(spec, split, data_root)
-        if eval_limit:
-            dataset = subsample(dataset, eval_limit, EVAL_SUBSET_SEED)
-        dataset.name = spec
-        results[spec], _ = evaluate_dataset(model, dataset, rt, bootstrap=cfg.bootstrap,
-                                            label_policy=dict(cfg.label_map) or cfg.label_policy)
+    shots_seen = {manifest["source_language"]}
+    results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
+               for spec in [s.strip() for s in data.split(",") if s.strip()]}
     if out:
         write_json(out, results)
     print(json.dumps({spec: r["scores"] for spec, r in results.items()}, ensure_ascii=False, indent=1))

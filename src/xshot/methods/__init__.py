@@ -58,8 +58,3 @@ def get_method(name: str) -> Method:
     module = importlib.import_module(module_name)
     description = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
     return Method(name, getattr(module, config_name), module.build, description, module.COST)
-
-
-def method_help() -> str:
-    """One line per method, for the CLI's help."""
-    return "; ".join(f"{name}: {get_method(name).description}" for name in METHOD_NAMES)

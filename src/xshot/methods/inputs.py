@@ -87,14 +87,22 @@ class InputFormat:
         """Demonstrations after the tokenizer's prefix; the farthest ones go first when the input is too long."""
         if not self.demonstrations:
             return seq
-        blocks = [d + self.demo_separator for d in self.demonstrations]
-        room, kept = self.max_length - len(seq), len(blocks)
-        while kept and sum(len(b) for b in blocks[len(blocks) - kept:]) > room:
+        kept, room = len(self.demonstrations), self.max_length - len(seq)
+        while kept and len(self._demonstration_ids(kept)) > room:
             kept -= 1
-        if kept < len(blocks):
+        if kept < len(self.demonstrations):
             self.demonstrations_dropped += 1
         head = len(self.backbone.framing.prefix)
-        return seq[:head] + [i for b in blocks[len(blocks) - kept:] for i in b] + seq[head:]
+        return seq[:head] + self._demonstration_ids(kept) + seq[head:]
+
+    def _demonstration_ids(self, last: int) -> list[int]:
+        """The ``last`` demonstrations nearest the input, each followed by the separator."""
+        chosen = self.demonstrations[len(self.demonstrations) - last:] if last else []
+        return [i for d in chosen for i in d + self.demo_separator]
+
+    def demonstration_prefix(self) -> list[int]:
+        """The start shared by every input that kept all its demonstrations: the tokenizer's prefix and them."""
+        return self.backbone.framing.prefix + self._demonstration_ids(len(self.demonstrations))
 
     def _render(self, ex: NLIExample) -> str:
         mask = self.backbone.tokenizer.mask_token or ""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from xshot.methods.base import XshotModel
+from xshot.methods.base import LabelSpace, XshotModel
 from xshot.methods.inputs import Feature
 from xshot.training.trainer import autocast, move
 
@@ -69,6 +69,10 @@ class Predictions:
 
     classes: list[list[int]]
     probabilities: list[list[list[float]]]
+
+    def named(self, labels: LabelSpace) -> list[list[dict[str, float]]]:
+        """The probabilities by class name, as prediction files record them."""
+        return [[labels.named(p) for p in row] for row in self.probabilities]
 
 
 def predict(model: XshotModel, features: list[Feature], **kwargs) -> list[list[int]]:

@@ -100,7 +100,7 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
                                           **model.encoding_extras()})
     features = encoded.features
     predicted = predict_proba(model, features, device=rt.device, dtype=rt.dtype, progress=rt.progress)
-    class_ids, named = predicted.classes, [[model.labels.named(p) for p in row] for row in predicted.probabilities]
+    class_ids, named = predicted.classes, predicted.named(model.labels)
     notes: list[str] = model.evaluation_notes()
     if encoded.extras.get("demonstrations_dropped"):
         notes.append(f"{encoded.extras['demonstrations_dropped']} of {len(features)} inputs dropped demonstrations "
@@ -133,6 +133,24 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
         "notes": notes,
     }
     return result, records
+
+
+def evaluate_spec(model: XshotModel, config: RunConfig, mcfg: MethodConfig, spec: str, split: str,
+                  limit: int | None, rt: Runtime, shots_seen: set[str | None]) -> tuple[dict[str, Any], list[dict]]:
+    """One evaluation set of a run (``xshot train``) or of a saved model (``xshot eval``): its stratified,
+    seeded subset, target-language demonstrations where the method wants them, scores and predictions."""
+    data = load_data(spec, split, rt.data_root)
+    if data.task != config.task:
+        raise XshotError(f"evaluation set {spec} is a {data.task} dataset, but the run's task is {config.task}")
+    if limit:
+        data = subsample(data, limit, EVAL_SUBSET_SEED)
+    data.name = spec
+    if mcfg.wants_target_shots and data.language not in shots_seen:
+        shots = training_data(config, with_language(config.train, data.language), config.k, rt)
+        model.observe_shots(shots.examples, data.language, config.seed)
+        shots_seen.add(data.language)
+    return evaluate_dataset(model, data, rt, bootstrap=config.bootstrap,
+                            label_policy=dict(config.label_map) or config.label_policy)
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -197,20 +215,10 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     evaluations: dict[str, Any] = {}
     eval_s = 0.0
     out = Path(out_dir) if out_dir else None
-    policy: str | dict = dict(config.label_map) or config.label_policy
     shots_seen = {source.language}
     for spec in config.eval:
-        data = load_data(spec, config.eval_split, data_root)
-        if data.task != config.task:
-            raise XshotError(f"evaluation set {spec} is a {data.task} dataset, but the run's task is {config.task}")
-        if config.eval_limit:
-            data = subsample(data, config.eval_limit, EVAL_SUBSET_SEED)
-        data.name = spec
-        if mcfg.wants_target_shots and data.language not in shots_seen:
-            shots = training_data(config, with_language(config.train, data.language), config.k, rt)
-            model.observe_shots(shots.examples, data.language, config.seed)
-            shots_seen.add(data.language)
-        evaluation, records = evaluate_dataset(model, data, rt, bootstrap=config.bootstrap, label_policy=policy)
+        evaluation, records = evaluate_spec(model, config, mcfg, spec, config.eval_split, config.eval_limit, rt,
+                                            shots_seen)
         evaluations[spec] = evaluation
         eval_s += evaluation["eval_s"]
         if out:

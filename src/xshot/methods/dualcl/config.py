@@ -14,17 +14,17 @@ class DualCLConfig(MethodConfig):
     o_ratio: float = option(1.0, "NER: O words kept in the contrastive terms per entity word", minimum=0)
     min_o: int = option(8, "NER: O words kept when a batch has few entities", minimum=0)
     prompts_file: str | None = option(None, "a prompts YAML whose label_names replace the built-in ones")
-    # "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which decoders need (their
-    # final hidden states have norms near 100, so dot products reach ~10^4)
-    loss: str = option("dual", "dual: the paper's objective; its baselines as the reference code runs them, a "
-                               "linear head on the first token with ce: cross-entropy alone, or scl: (1 - alpha) CE "
-                               "+ alpha x supervised contrast of the features (Gunel et al. 2021), at temperature",
-                       choices=("dual", "ce", "scl"))
+    loss: str = option("dual", "dual: the paper's objective; ce, scl: its baselines as the reference code runs "
+                               "them, a linear head on the first token trained with cross-entropy alone (ce) or "
+                               "(1 - alpha) CE + alpha x the supervised contrast of the features at temperature "
+                               "tau (scl, Gunel et al. 2021)", choices=("dual", "ce", "scl"))
     # the reference code puts [CLS] and every (single-token) label at position 0 and the text from 1;
     # multilingual vocabularies split label names into several sub-tokens, whose order shared positions
     # would erase, so xshot numbers them in sequence by default
     label_positions: str = option("sequential", "position ids of the prepended label names: sequential, or "
                                                 "shared (all at the first position, as the reference code)",
                                   choices=("sequential", "shared"))
+    # "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which decoders need (their
+    # final hidden states have norms near 100, so dot products reach ~10^4)
     similarity: str = option("auto", "classifier logits: dot (the paper), cosine, or auto (dot on encoders, "
                                      "cosine on decoders)", choices=("auto", "dot", "cosine"))

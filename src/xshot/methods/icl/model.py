@@ -25,7 +25,6 @@ from xshot.data.examples import NLIExample
 from xshot.errors import XshotError
 from xshot.methods.base import LabelSpace
 from xshot.methods.icl.config import ICLConfig
-from xshot.methods.prompts import verbalizer
 from xshot.methods.zero_shot.model import ZeroShotModel
 
 
@@ -33,8 +32,8 @@ def choose_demonstrations(pool: list[NLIExample], classes: tuple[str, ...], per_
                           seed: int) -> list[NLIExample]:
     """``per_class`` shots of each class (fewer if the pool has fewer), in a seeded random or round-robin order."""
     rng = random.Random(seed)
-    by_class = {c: rng.sample([ex for ex in pool if ex.label == c], min(per_class, sum(ex.label == c for ex in pool)))
-                for c in classes}
+    members = {c: [ex for ex in pool if ex.label == c] for c in classes}
+    by_class = {c: rng.sample(members[c], min(per_class, len(members[c]))) for c in classes}
     if order == "round-robin":
         return [by_class[c][i] for i in range(per_class) for c in classes if i < len(by_class[c])]
     chosen = [ex for c in classes for ex in by_class[c]]
@@ -68,12 +67,9 @@ class ICLModel(ZeroShotModel):
         return torch.cat([prefix_hidden.expand(ids.size(0), -1, -1), out.last_hidden_state], dim=1)
 
     def _shared_prefix(self, device: torch.device) -> torch.Tensor | None:
-        """BOS + every demonstration with its separator: the start of every input that kept them all."""
-        fmt = self.input_format
-        if not self.config.cache_demonstrations or not fmt.demonstrations:
+        if not self.config.cache_demonstrations or not self.input_format.demonstrations:
             return None
-        ids = self.backbone.framing.prefix + [i for d in fmt.demonstrations for i in d + fmt.demo_separator]
-        return torch.tensor(ids, device=device)
+        return torch.tensor(self.input_format.demonstration_prefix(), device=device)
 
     def observe_shots(self, examples: list, language: str | None, seed: int) -> None:
         self._pools[language] = (list(examples), seed)
@@ -89,8 +85,7 @@ class ICLModel(ZeroShotModel):
         pool, seed = self._pools[key]
         self._shown = choose_demonstrations(pool, self.labels.classes, self.config.demonstrations,
                                             self.config.demo_order, seed)
-        lang = language if self.config.verbalizer_language == "target" else self.source_language
-        words = verbalizer("nli", lang, self.config.label_words, self.config.prompts_file).words
+        words = dict(zip(self.labels.classes, self.label_words))  # the verbalizer set for this language
         fmt, tok = self.input_format, self.backbone.tokenizer
         texts = [fmt.template.format(premise=ex.premise, hypothesis=ex.hypothesis, mask="")
                  + self.backbone.word_prefix + words[ex.label] for ex in self._shown]
