@@ -111,7 +111,6 @@ def train(
     if trust_remote_code:
         values["trust_remote_code"] = True
     cfg = run_config(values, str(config) if config else None)
-    logging.getLogger("xshot").info("config: %s", json.dumps(cfg.model_dump(mode="json"), sort_keys=True))
     metrics = run(cfg, out, data_root=data_root, progress=not quiet, track=track)
     _print_scores(Console(stderr=quiet), metrics)
 

@@ -8,6 +8,7 @@ adding target languages costs only their inference. The result is the ``metrics.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import resource
 import time
@@ -197,6 +198,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     load_s = time.perf_counter() - t0
     log.info("run %s: %s on %s, %d training examples, %s", config.key(), config.method, config.model,
              len(source), "; ".join(model.notes) or "no notes")
+    log.info("config: %s", json.dumps(config.model_dump(mode="json"), sort_keys=True))  # once the inputs are valid
 
     train_s = 0.0
     training: list[dict[str, Any]] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
