@@ -9,11 +9,11 @@ label words or label names and have no transformers equivalent, which the error 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from xshot.errors import XshotError
 from xshot.io import atomic_open
+from xshot.results import RunResult
 
 
 def export(run_dir: Path, out: Path) -> Path:
@@ -30,13 +30,13 @@ def export(run_dir: Path, out: Path) -> Path:
     model.classifier.save_pretrained(out, safe_serialization=True)
     model.backbone.tokenizer.save_pretrained(out)
     metrics_path = Path(run_dir) / "metrics.json"
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
+    metrics = RunResult.load(metrics_path) if metrics_path.is_file() else None
     with atomic_open(out / "README.md") as f:
         f.write(model_card(config, model, metrics))
     return out
 
 
-def model_card(config, model, metrics: dict | None) -> str:
+def model_card(config, model, metrics: RunResult | None) -> str:
     from xshot.methods.inputs import DECODER_PAIR_TEMPLATE
 
     base = model.backbone.name
@@ -57,11 +57,11 @@ def model_card(config, model, metrics: dict | None) -> str:
         "",
     ]
     if metrics:
-        primary = metrics["primary_metric"]
+        primary = metrics.primary_metric
         lines += [f"| evaluation set | n | {primary} | 95% bootstrap CI |", "|---|---:|---:|---|"]
-        for spec, ev in metrics["evaluations"].items():
-            lo, hi = ev["ci"].get(primary, (float("nan"), float("nan")))
-            lines.append(f"| {spec} | {ev['n']} | {ev['scores'][primary]:.4f} | [{lo:.4f}, {hi:.4f}] |")
+        for spec, ev in metrics.evaluations.items():
+            lo, hi = ev.ci.get(primary, (float("nan"), float("nan")))
+            lines.append(f"| {spec} | {ev.n} | {ev.score(primary):.4f} | [{lo:.4f}, {hi:.4f}] |")
         lines.append("")
     lines += ["```python", "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
               "model = AutoModelForSequenceClassification.from_pretrained(PATH)",

@@ -79,6 +79,12 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 PRIMARY_METRIC: dict[str, str] = {"nli": "accuracy", "ner": "f1"}
 
+
+def primary_metric(task: str) -> str:
+    """The metric a task's tables, tests and summaries use (the one definition of it)."""
+    _check_task(task)
+    return PRIMARY_METRIC[task]
+
 # Upper bound on the number of elements of one [resamples, examples] block.
 _BLOCK_ELEMENTS = 2_000_000
 _EXACT_SIGN_FLIP_MAX_N = 16

@@ -191,4 +191,4 @@ def test_evaluate_dataset_uses_the_cache(tiny_encoder, root):
     first, records = evaluate_dataset(model, nli(), rt, bootstrap=0)
     second, again = evaluate_dataset(model, nli(), rt, bootstrap=0)
     assert cache.stats["misses"] - before.get("misses", 0) == 1 and cache.stats["hits"] - before.get("hits", 0) == 1
-    assert records == again and first["scores"] == second["scores"] and first["fertility"] == second["fertility"] > 0
+    assert records == again and first.scores == second.scores and first.fertility == second.fertility > 0

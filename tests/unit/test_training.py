@@ -96,12 +96,12 @@ def test_run_is_reproducible_and_reports_its_own_peak(tiny_encoder, tmp_path):
     ballast.close()
     peak_with_ballast = peak_memory_mb(torch.device("cpu"))
     second = run(config)
-    for spec, evaluation in first["evaluations"].items():
-        assert evaluation["scores"] == second["evaluations"][spec]["scores"]
-        assert evaluation["ci"] == second["evaluations"][spec]["ci"]
-    assert [len(stage["loss"]) for stage in first["training"]] == [3]  # the loss curve, one value per step
-    assert first["training"] == second["training"] and first["training"][0]["examples"] == len(NLI)
-    assert second["peak_memory_mb"] < peak_with_ballast - 800  # the ballast is not this run's peak
+    for spec, evaluation in first.evaluations.items():
+        assert evaluation.scores == second.evaluations[spec].scores
+        assert evaluation.ci == second.evaluations[spec].ci
+    assert [len(stage.loss) for stage in first.training] == [3]  # the loss curve, one value per step
+    assert first.training == second.training and first.training[0].examples == len(NLI)
+    assert second.peak_memory_mb < peak_with_ballast - 800  # the ballast is not this run's peak
 
 
 @pytest.mark.parametrize("method,backbone", [("lora", "tiny_encoder"), ("soft-prompt", "tiny_decoder"),
@@ -147,9 +147,9 @@ def test_tracking_writes_tensorboard_events_that_read_back(tiny_encoder, tmp_pat
     events = EventAccumulator(str(folder))
     events.Reload()
     losses = [e.value for e in events.Scalars("train/loss")]
-    assert losses == pytest.approx(metrics["training"][0]["loss"], abs=1e-5)
+    assert losses == pytest.approx(metrics.training[0].loss, abs=1e-5)
     accuracy = events.Scalars(f"eval/jsonl:{data}/accuracy")
-    assert accuracy[0].value == pytest.approx(metrics["evaluations"][f"jsonl:{data}"]["scores"]["accuracy"])
+    assert accuracy[0].value == pytest.approx(metrics.evaluations[f"jsonl:{data}"].score("accuracy"))
     assert accuracy[0].step == 3
     hparams = EventAccumulator(str(folder))  # the hyper-parameters go to the same run folder
     hparams.Reload()

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from xshot.methods import METHOD_NAMES
+from xshot.methods import method_names
 
 _SPECS_HELP = "comma-separated dataset specs, e.g. xnli:de,xnli:sw or masakhaner2:swa,wikiann:de"
 
@@ -70,7 +70,7 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of run settings (flags override it)"),
     task: Optional[str] = typer.Option(None, "--task", help="nli or ner"),
     model: Optional[str] = typer.Option(None, "--model", help="Hugging Face id or local model directory"),
-    method: Optional[str] = typer.Option(None, "--method", help=f"one of: {', '.join(METHOD_NAMES)}"),
+    method: Optional[str] = typer.Option(None, "--method", help=f"one of: {', '.join(method_names())}"),
     train_spec: Optional[str] = typer.Option(None, "--train", help="training dataset spec, e.g. xnli:en:dev"),
     k: Optional[int] = typer.Option(None, "--k", help="shots per class (NLI) or mentions per type (NER); omit for all"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -115,21 +115,21 @@ def train(
     _print_scores(Console(stderr=quiet), metrics)
 
 
-def _print_scores(console, metrics: dict) -> None:
+def _print_scores(console, result) -> None:
     from rich.table import Table
 
-    primary = metrics["primary_metric"]
-    table = Table(title=f"{metrics['config']['method']} · {metrics['config']['model']} · "
-                        f"trained on {metrics['config']['train']} (k={metrics['config']['k']})")
+    primary, cfg = result.primary_metric, result.config
+    table = Table(title=f"{cfg['method']} · {cfg['model']} · trained on {cfg['train']} (k={cfg['k']})")
     for col in ("evaluation set", "n", primary, "95% CI", "fertility"):
         table.add_column(col, justify="left" if col == "evaluation set" else "right")
-    for spec, ev in metrics["evaluations"].items():
-        lo, hi = ev["ci"].get(primary, (float("nan"), float("nan")))
-        table.add_row(spec, str(ev["n"]), f"{ev['scores'][primary]:.4f}", f"[{lo:.4f}, {hi:.4f}]", "—" if ev["fertility"] is None else f"{ev['fertility']:.2f}")
+    for spec, ev in result.evaluations.items():
+        lo, hi = ev.ci.get(primary, (float("nan"), float("nan")))
+        table.add_row(spec, str(ev.n), f"{ev.score(primary):.4f}", f"[{lo:.4f}, {hi:.4f}]",
+                      "—" if ev.fertility is None else f"{ev.fertility:.2f}")
     console.print(table)
-    t = metrics["time"]
-    console.print(f"trainable {metrics['params']['trainable']:,} / {metrics['params']['total']:,} parameters · "
-                  f"train {t['train_s']:.1f}s · eval {t['eval_s']:.1f}s · peak memory {metrics['peak_memory_mb']:.0f} MiB")
+    t = result.time
+    console.print(f"trainable {result.params.trainable:,} / {result.params.total:,} parameters · "
+                  f"train {t.train_s:.1f}s · eval {t.eval_s:.1f}s · peak memory {result.peak_memory_mb:.0f} MiB")
 
 
 def evaluate(
@@ -156,8 +156,8 @@ def evaluate(
     results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
                for spec in [s.strip() for s in data.split(",") if s.strip()]}
     if out:
-        write_json(out, results)
-    print(json.dumps({spec: r["scores"] for spec, r in results.items()}, ensure_ascii=False, indent=1))
+        write_json(out, {spec: r.model_dump(mode="json") for spec, r in results.items()})
+    print(json.dumps({spec: r.scores for spec, r in results.items()}, ensure_ascii=False, indent=1))
 
 
 def predict_cmd(

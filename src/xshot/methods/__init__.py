@@ -1,33 +1,18 @@
 """The registry of adaptation methods: a name → everything xshot needs to know about the method.
 
-Each method is one small package (``config.py`` with literature defaults, ``model.py`` with
-``build``) whose ``__init__`` declares its :class:`Cost` (for ``xshot plan``) beside its config class
-and builder. Adding a method means adding its package and one line to ``_METHODS``; the CLI help,
-the study schema, the planner and the report's method order all read this registry.
+Each method is one small package (``config.py`` with literature defaults and checked options,
+``model.py`` with ``build``) whose ``__init__`` declares ``METHOD = Method(config class, builder,
+cost, description)``. Adding a method means adding its package and one ``METHODS.add`` line below;
+the CLI help, the study schema, the planner and the report's method order all read this registry,
+and the registration order is the display order of tables and figures.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from xshot.errors import XshotError
-
-#: name → (package, config class); the order is the display order of tables and figures
-_METHODS = {
-    "zero-shot": ("xshot.methods.zero_shot", "ZeroShotConfig"),
-    "icl": ("xshot.methods.icl", "ICLConfig"),
-    "finetune": ("xshot.methods.finetune", "FinetuneConfig"),
-    "prompt": ("xshot.methods.prompt", "PromptConfig"),
-    "soft-prompt": ("xshot.methods.soft_prompt", "SoftPromptConfig"),
-    "prefix": ("xshot.methods.prefix", "PrefixConfig"),
-    "lora": ("xshot.methods.lora", "LoraMethodConfig"),
-    "ia3": ("xshot.methods.ia3", "IA3MethodConfig"),
-    "dualcl": ("xshot.methods.dualcl", "DualCLConfig"),
-}
-METHOD_NAMES: tuple[str, ...] = tuple(_METHODS)
-BASELINE_METHOD = "finetune"
+from xshot.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -44,17 +29,36 @@ class Cost:
 
 @dataclass(frozen=True)
 class Method:
-    name: str
+    """What a method package declares about itself (``description``: its docstring's first line)."""
+
     config_class: type
     build: Callable
-    description: str
     cost: Cost
+    doc: str | None = None
+
+    @property
+    def description(self) -> str:
+        return (self.doc or "").strip().split("\n", 1)[0]
+
+
+METHODS: Registry[Method] = Registry("method")
+METHODS.add("zero-shot", "xshot.methods.zero_shot:METHOD")
+METHODS.add("icl", "xshot.methods.icl:METHOD")
+METHODS.add("finetune", "xshot.methods.finetune:METHOD")
+METHODS.add("prompt", "xshot.methods.prompt:METHOD")
+METHODS.add("soft-prompt", "xshot.methods.soft_prompt:METHOD")
+METHODS.add("prefix", "xshot.methods.prefix:METHOD")
+METHODS.add("lora", "xshot.methods.lora:METHOD")
+METHODS.add("ia3", "xshot.methods.ia3:METHOD")
+METHODS.add("dualcl", "xshot.methods.dualcl:METHOD")
+
+#: the method every other is compared with in the report's gains and findings
+BASELINE_METHOD = "finetune"
 
 
 def get_method(name: str) -> Method:
-    if name not in _METHODS:
-        raise XshotError(f"unknown method {name!r}; available: {', '.join(METHOD_NAMES)}")
-    module_name, config_name = _METHODS[name]
-    module = importlib.import_module(module_name)
-    description = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
-    return Method(name, getattr(module, config_name), module.build, description, module.COST)
+    return METHODS.get(name)
+
+
+def method_names() -> tuple[str, ...]:
+    return METHODS.names()

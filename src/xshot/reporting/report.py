@@ -19,7 +19,7 @@ import pandas as pd
 
 from xshot.errors import XshotError
 from xshot.io import atomic_open
-from xshot.methods import BASELINE_METHOD, METHOD_NAMES
+from xshot.methods import BASELINE_METHOD, method_names
 from xshot.reporting import figures as figs
 from xshot.reporting.document import Cell, Document, Figure, Paragraph, Section, Table, to_html, to_markdown
 from xshot.reporting.languages import high_resource_set, to_iso639_3
@@ -203,7 +203,7 @@ def _short_model(model: str) -> str:
 
 
 def _method_order(methods: Iterable[str]) -> list[str]:
-    known = {m: i for i, m in enumerate(METHOD_NAMES)}
+    known = {m: i for i, m in enumerate(method_names())}
     return sorted(set(methods), key=lambda m: (known.get(m, len(known)), m))
 
 

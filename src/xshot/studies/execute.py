@@ -1,8 +1,8 @@
 """Run a study's cells, locally (in order, in this process) or as Ray tasks, into a results store.
 
-The runner is injected: ``runner`` is a callable ``run(config: RunConfig, out_dir=None) -> dict`` (the
-metrics.json dict of docs/interfaces.md), a ``"module:function"`` string that is imported where the cell
-runs (what Ray workers need), or None for the real one, ``xshot.training.run:run``.
+The runner is injected: ``runner`` is a callable ``run(config: RunConfig, out_dir=None)`` returning a
+:class:`~xshot.results.RunResult` (or its JSON form), a ``"module:function"`` string that is imported where
+the cell runs (what Ray workers need), or None for the real one, ``xshot.training.run:run``.
 
 Both executors run every cell through :func:`execute_cell` and record it with
 :meth:`ResultsStore.record`, so a study gives the same rows under both.
@@ -24,10 +24,11 @@ from typing import Any, Callable, Iterator, Union
 from xshot.errors import Unavailable, XshotError
 from xshot.studies.grid import Cell
 from xshot.studies.spec import Resources
-from xshot.studies.store import ResultsStore, check_metrics, driver_versions
+from xshot.results import RunResult
+from xshot.studies.store import ResultsStore, driver_versions
 
 DEFAULT_RUNNER = "xshot.training.run:run"
-Runner = Union[str, Callable[..., dict], None]
+Runner = Union[str, Callable[..., Any], None]
 EXECUTORS = ("local", "ray")
 _MAX_ERROR = 4000
 
@@ -35,7 +36,7 @@ _MAX_ERROR = 4000
 # --------------------------------------------------------------------------------------------------
 # the runner
 # --------------------------------------------------------------------------------------------------
-def resolve_runner(runner: Runner) -> Callable[..., dict]:
+def resolve_runner(runner: Runner) -> Callable[..., Any]:
     """The runner callable for ``runner`` (a callable, ``"module:function"``, or None for the default)."""
     if runner is None:
         runner = DEFAULT_RUNNER
@@ -88,24 +89,6 @@ def seed_process(seed: int) -> None:
         torch.manual_seed(seed)  # CPU and every CUDA device
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain Python containers/scalars only (tuples -> lists, numpy scalars -> floats)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if obj is None or isinstance(obj, (str, bool, int, float)):
-        return obj
-    if hasattr(obj, "item"):
-        try:
-            return obj.item()
-        except Exception:
-            pass
-    if hasattr(obj, "model_dump"):
-        return _jsonable(obj.model_dump(mode="json"))
-    return str(obj)
-
-
 def failure(err: BaseException, wall_s: float | None = None, tb: str | None = None) -> dict[str, Any]:
     message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     message = " ".join(message.split())  # one line
@@ -134,11 +117,11 @@ def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None)
         seed_process(config.seed)
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-        metrics = fn(config, out_dir=Path(out_dir) if out_dir is not None else None)
-        problem = check_metrics(metrics, config)
-        if problem:
-            raise RuntimeError(problem)
-        return {"status": "done", "metrics": _jsonable(metrics), "wall_s": time.perf_counter() - start}
+        result = RunResult.parse(fn(config, out_dir=Path(out_dir) if out_dir is not None else None))
+        if config.eval and not result.evaluations:
+            raise RuntimeError("runner returned no evaluations")
+        # JSON, so that the outcome crosses process boundaries (Ray, subprocesses) as it is stored
+        return {"status": "done", "metrics": result.to_json(), "wall_s": time.perf_counter() - start}
     except Exception as err:
         outcome = failure(err, time.perf_counter() - start, traceback.format_exc())
     # out of the except block the exception and its frames (and any tensors they hold) are released
@@ -202,10 +185,9 @@ def _summary_line(cell: Cell, outcome: dict[str, Any]) -> str:
     took = f" ({wall:.1f}s)" if isinstance(wall, (int, float)) else ""
     if outcome.get("status") != "done":
         return f"[red]failed[/red] {_describe(cell)}{took}: {outcome.get('error')}"
-    m = outcome["metrics"]
-    primary = m.get("primary_metric") or ("f1" if cell.config.task == "ner" else "accuracy")
-    scores = [ev.get("scores", {}).get(primary) for ev in (m.get("evaluations") or {}).values()]
-    scores = [s for s in scores if isinstance(s, (int, float))]
+    result = RunResult.parse(outcome["metrics"])
+    primary = result.primary_metric
+    scores = [s for s in result.primary_scores().values() if s is not None]
     mean = f" mean {primary} {sum(scores) / len(scores):.3f} over {len(scores)} sets" if scores else ""
     return f"[green]done[/green] {_describe(cell)}{took}{mean}"
 

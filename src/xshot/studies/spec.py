@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from xshot.data.spec import BUILTINS, Spec, parse_spec
 from xshot.errors import XshotError
-from xshot.methods import METHOD_NAMES
+from xshot.methods import method_names
 from xshot.training.config import RunConfig
 
 #: RunConfig fields that the grid itself sets; every other RunConfig field may be overridden.
@@ -152,8 +152,8 @@ class MethodSpec(RunOverrides):  # type: ignore[misc, valid-type]
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in METHOD_NAMES:
-            raise ValueError(f"unknown method {value!r} (known: {', '.join(METHOD_NAMES)})")
+        if value not in method_names():
+            raise ValueError(f"unknown method {value!r} (known: {', '.join(method_names())})")
         return value
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from xshot.errors import XshotError
 from xshot.provenance import versions
+from xshot.results import RunResult
 from xshot.studies.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,13 +97,6 @@ def _float(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _int(x: Any) -> int | None:
-    try:
-        return int(x) if x is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 @functools.lru_cache(maxsize=1)
 def driver_versions() -> dict[str, str]:
     """Library versions, read from package metadata (no heavy imports)."""
@@ -112,7 +106,7 @@ def driver_versions() -> dict[str, str]:
 def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:
     """The store rows of one finished cell.
 
-    ``outcome`` is ``{"status": "done", "metrics": <metrics.json dict>, "wall_s": ...}`` or
+    ``outcome`` is ``{"status": "done", "metrics": <RunResult JSON>, "wall_s": ...}`` or
     ``{"status": "failed", "error": "...", "traceback": "...", "wall_s": ...}``.
     """
     cfg = cell.config
@@ -144,72 +138,48 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
                 "versions": json.dumps(outcome.get("versions") or driver_versions(), sort_keys=True),
             }
         ]
-    m = outcome["metrics"]
-    times = m.get("time") or {}
-    params = m.get("params") or {}
-    primary = m.get("primary_metric") or ("f1" if cfg.task == "ner" else "accuracy")
-    evaluations = m.get("evaluations") or {}
-    per_set_eval = _float(times.get("eval_s"))
+    m = RunResult.parse(outcome["metrics"])
+    primary = m.primary_metric
     base.update(
         status="done",
-        source_language=m.get("source_language") or base["source_language"],
+        source_language=m.source_language or base["source_language"],
         primary_metric=primary,
-        train_s=_float(times.get("train_s")),
-        load_s=_float(times.get("load_s")),
-        cell_eval_s=per_set_eval,
-        peak_memory_mb=_float(m.get("peak_memory_mb")),
-        trainable_params=_int(params.get("trainable")),
-        total_params=_int(params.get("total")),
-        versions=json.dumps(m.get("versions") or {}, sort_keys=True),
-        method_config=json.dumps(m.get("method_config") or {}, sort_keys=True, default=str),
-        notes=json.dumps(list(m.get("notes") or []), default=str),
+        train_s=_float(m.time.train_s),
+        load_s=_float(m.time.load_s),
+        cell_eval_s=_float(m.time.eval_s),
+        peak_memory_mb=_float(m.peak_memory_mb),
+        trainable_params=m.params.trainable,
+        total_params=m.params.total,
+        versions=json.dumps(m.versions, sort_keys=True),
+        method_config=json.dumps(m.method_config, sort_keys=True, default=str),
+        notes=json.dumps(m.notes, default=str),
     )
     rows = []
-    for name, ev in evaluations.items():
-        ev = ev or {}
-        spec = ev.get("spec") or name
-        scores = {k: _float(v) for k, v in (ev.get("scores") or {}).items() if _float(v) is not None}
-        ci: dict[str, list[float | None]] = {}
-        for k, v in (ev.get("ci") or {}).items():
-            if isinstance(v, (list, tuple)) and len(v) == 2:
-                ci[k] = [_float(v[0]), _float(v[1])]
+    for name, ev in m.evaluations.items():
+        scores = {k: f for k, v in ev.flat_scores().items() if (f := _float(v)) is not None}
+        ci = {k: [_float(lo), _float(hi)] for k, (lo, hi) in ev.ci.items()}
         interval = ci.get(primary, [None, None])
-        eval_s = _float(ev.get("eval_s"))
-        if eval_s is None and per_set_eval is not None and evaluations:
-            eval_s = per_set_eval / len(evaluations)
+        eval_s = _float(ev.eval_s)
+        if eval_s is None and m.time.eval_s is not None:
+            eval_s = m.time.eval_s / len(m.evaluations)
         rows.append(
             {
                 **base,
-                "eval_set": spec,
-                "language": ev.get("language") or spec_language(spec),
+                "eval_set": ev.spec or name,
+                "language": ev.language or spec_language(ev.spec or name),
                 "score": scores.get(primary),
                 "ci_low": interval[0],
                 "ci_high": interval[1],
-                "n": _int(ev.get("n")),
+                "n": ev.n,
                 "scores": json.dumps(scores, sort_keys=True),
                 "ci": json.dumps(ci, sort_keys=True),
                 "eval_s": eval_s,
-                "fertility": _float(ev.get("fertility")),
+                "fertility": _float(ev.fertility),
                 # the run's notes, then this evaluation's (label policy, demonstrations shown, calibration)
-                "notes": json.dumps([*json.loads(base["notes"]), *(ev.get("notes") or [])], default=str),
+                "notes": json.dumps([*m.notes, *ev.notes], default=str),
             }
         )
     return rows
-
-
-def check_metrics(metrics: Any, config: Any) -> str | None:
-    """Why a runner's return value is not a usable metrics dict, or None."""
-    if not isinstance(metrics, dict):
-        return f"runner returned {type(metrics).__name__}, not a metrics dict"
-    evaluations = metrics.get("evaluations")
-    if not isinstance(evaluations, dict):
-        return "runner returned metrics without an 'evaluations' mapping"
-    if config.eval and not evaluations:
-        return "runner returned no evaluations"
-    for name, ev in evaluations.items():
-        if not isinstance(ev, dict) or not isinstance(ev.get("scores"), dict):
-            return f"runner returned evaluation {name!r} without scores"
-    return None
 
 
 class ResultsStore:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from xshot.methods import METHOD_NAMES
+from xshot.methods import method_names
 
 
 class RunConfig(BaseModel):
@@ -18,7 +18,7 @@ class RunConfig(BaseModel):
 
     task: Literal["nli", "ner"]
     model: str = Field(description="Hugging Face model id or local directory")
-    method: str = Field(description=f"name of a registered method: {', '.join(METHOD_NAMES)}")
+    method: str = Field(description=f"name of a registered method: {', '.join(method_names())}")
     train: str = Field(description="dataset spec of the training data")
     train_split: str = "train"
     k: int | None = Field(default=None, description="shots per class (NLI) or mentions per type (NER); None = all")

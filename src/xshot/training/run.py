@@ -1,8 +1,8 @@
 """One run (one cell of a study): sample shots, train once, evaluate on many languages.
 
 The model is loaded and trained once; every evaluation set is then scored in the same process, so
-adding target languages costs only their inference. The result is the ``metrics.json`` dict of
-``docs/interfaces.md``; with an output directory, predictions and the trained weights are saved too.
+adding target languages costs only their inference. The result is a :class:`~xshot.results.RunResult`
+(``metrics.json``); with an output directory, predictions and the trained weights are saved too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -25,10 +24,11 @@ from xshot.data.spec import with_language
 from xshot.data.sampling import sample_few_shot, subsample
 from xshot.data.stats import word_fertility
 from xshot.errors import Unavailable, XshotError
-from xshot.io import write_json, write_jsonl
+from xshot.io import write_jsonl
 from xshot.methods import get_method
-from xshot.provenance import versions
 from xshot.methods.base import MethodConfig, XshotModel
+from xshot.provenance import versions
+from xshot.results import Evaluation, Parameters, RunResult, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig, data_resource
 from xshot.training.evaluate import predict_proba
@@ -89,7 +89,7 @@ def build_model(config: RunConfig, mcfg: MethodConfig, entity_types: tuple[str, 
 
 
 def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap: int = 1000,
-                     label_policy: str | dict = "shared") -> tuple[dict[str, Any], list[dict]]:
+                     label_policy: str | dict = "shared") -> tuple[Evaluation, list[dict]]:
     """Scores with bootstrap intervals, plus one prediction record per example."""
     from xshot.metrics import bootstrap_ci, ner_scores, nli_scores
     from xshot.training.cache import cached_encode
@@ -122,22 +122,14 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
                    for ex, p, n in zip(data.examples, pred, named)]
         gold, pred = gold, pred_eval
     ci = bootstrap_ci(model.labels.task, gold, pred, n_resamples=bootstrap, seed=0) if bootstrap else {}
-    result = {
-        "spec": data.name,
-        "language": data.language,
-        "n": len(data),
-        **{k: v for k, v in encoded.extras.items() if k != "fertility"},
-        "scores": scores,
-        "ci": {k: list(v) for k, v in ci.items()},
-        "fertility": encoded.extras["fertility"],
-        "eval_s": time.perf_counter() - start,
-        "notes": notes,
-    }
-    return result, records
+    evaluation = Evaluation(spec=data.name, language=data.language, n=len(data), scores=scores, ci=ci,
+                            fertility=encoded.extras["fertility"], eval_s=time.perf_counter() - start, notes=notes,
+                            **{k: v for k, v in encoded.extras.items() if k != "fertility"})
+    return evaluation, records
 
 
 def evaluate_spec(model: XshotModel, config: RunConfig, mcfg: MethodConfig, spec: str, split: str,
-                  limit: int | None, rt: Runtime, shots_seen: set[str | None]) -> tuple[dict[str, Any], list[dict]]:
+                  limit: int | None, rt: Runtime, shots_seen: set[str | None]) -> tuple[Evaluation, list[dict]]:
     """One evaluation set of a run (``xshot train``) or of a saved model (``xshot eval``): its stratified,
     seeded subset, target-language demonstrations where the method wants them, scores and predictions."""
     data = load_data(spec, split, rt.data_root)
@@ -180,7 +172,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,
-        progress: bool = False, track: str | Path | None = None) -> dict[str, Any]:
+        progress: bool = False, track: str | Path | None = None) -> RunResult:
     """Train one configuration and evaluate it on every evaluation set.
 
     ``track``: a TensorBoard log directory (default ``$XSHOT_TRACK_DIR``; none: no tracking).
@@ -201,7 +193,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     log.info("config: %s", json.dumps(config.model_dump(mode="json"), sort_keys=True))  # once the inputs are valid
 
     train_s = 0.0
-    training: list[dict[str, Any]] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
+    training: list[TrainingStage] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
     for stage in (source, target):
         if stage is None:
             continue
@@ -211,10 +203,10 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
                        max_steps=config.max_steps, epochs=config.epochs, progress=progress)
         train_s += result.seconds
-        training.append({"data": stage.name, "examples": len(stage), "steps": result.steps,
-                         "loss": [round(x, 5) for x in result.losses]})
+        training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
+                                      loss=[round(x, 5) for x in result.losses]))
 
-    evaluations: dict[str, Any] = {}
+    evaluations: dict[str, Evaluation] = {}
     eval_s = 0.0
     out = Path(out_dir) if out_dir else None
     shots_seen = {source.language}
@@ -222,37 +214,36 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         evaluation, records = evaluate_spec(model, config, mcfg, spec, config.eval_split, config.eval_limit, rt,
                                             shots_seen)
         evaluations[spec] = evaluation
-        eval_s += evaluation["eval_s"]
+        eval_s += evaluation.eval_s or 0.0
         if out:
             write_jsonl(out / "predictions" / f"{_safe(spec)}.jsonl", records)
 
-    metrics = {
-        "key": config.key(),
-        "config": config.model_dump(mode="json"),
-        "method_config": dataclasses.asdict(mcfg),
-        "task": config.task,
-        "primary_metric": "accuracy" if config.task == "nli" else "f1",
-        "source_language": source.language,
-        "train_examples": len(source),
-        "train_counts": source.meta.get("mention_counts") or source.meta.get("label_counts"),
-        "training": training,
-        "evaluations": evaluations,
-        "params": count_parameters(model),
-        "time": {"load_s": load_s, "train_s": train_s, "eval_s": eval_s},
-        "peak_memory_mb": peak_memory_mb(device),
-        "model_source": model.backbone.name,  # the directory or Hub id the model name resolved to
-        "device": str(device),
-        "precision": str(rt.dtype or "fp32"),
-        "notes": model.notes,
-        "versions": versions(),
-    }
+    result = RunResult(
+        key=config.key(),
+        config=config.model_dump(mode="json"),
+        method_config=dataclasses.asdict(mcfg),
+        task=config.task,
+        source_language=source.language,
+        train_examples=len(source),
+        train_counts=source.meta.get("mention_counts") or source.meta.get("label_counts"),
+        training=training,
+        evaluations=evaluations,
+        params=Parameters(**count_parameters(model)),
+        time=Timing(load_s=load_s, train_s=train_s, eval_s=eval_s),
+        peak_memory_mb=peak_memory_mb(device),
+        model_source=model.backbone.name,
+        device=str(device),
+        precision=str(rt.dtype or "fp32"),
+        notes=model.notes,
+        versions=versions(),
+    )
     if out:
         save_model(model, out / "model", config, mcfg, entity_types, source.language)
-        write_json(out / "metrics.json", metrics)
+        result.save(out / "metrics.json")
     tracking = track_dir(track)
     if tracking is not None:
-        log_run(metrics, tracking)
-    return metrics
+        log_run(result, tracking)
+    return result
 
 
 def _safe(spec: str) -> str:

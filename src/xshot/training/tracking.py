@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xshot.errors import XshotError
+from xshot.results import RunResult
 
 ENV = "XSHOT_TRACK_DIR"
 
@@ -23,10 +24,10 @@ def track_dir(explicit: str | Path | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _hparams(metrics: dict[str, Any]) -> dict[str, Any]:
+def _hparams(result: RunResult) -> dict[str, Any]:
     """Flat scalar/string hyper-parameters (TensorBoard's HParams take nothing else)."""
     flat: dict[str, Any] = {}
-    for prefix, values in (("", metrics["config"]), ("option.", metrics.get("method_config") or {})):
+    for prefix, values in (("", result.config), ("option.", result.method_config)):
         for key, value in values.items():
             if isinstance(value, bool) or isinstance(value, (int, float, str)):
                 flat[prefix + key] = value
@@ -35,28 +36,30 @@ def _hparams(metrics: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def log_run(metrics: dict[str, Any], directory: Path) -> Path:
+def log_run(result: RunResult, directory: Path) -> Path:
     """Write one run's events under ``directory/<run key>``; returns that folder."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as err:  # tensorboard is an optional dependency
         raise XshotError(f"tracking needs TensorBoard: pip install 'xshot[tracking]' ({err})") from None
-    folder = directory / f"{metrics['config']['method']}-{metrics['key']}"
-    primary = metrics["primary_metric"]
+    folder = directory / f"{result.config['method']}-{result.key}"
+    primary = result.primary_metric
     with SummaryWriter(str(folder)) as writer:
         step = 0
-        for stage in metrics.get("training", []):
-            for loss in stage["loss"]:
+        for stage in result.training:
+            for loss in stage.loss:
                 step += 1
                 writer.add_scalar("train/loss", loss, step)
         scores = {}
-        for spec, ev in metrics["evaluations"].items():
-            for name, value in ev["scores"].items():
+        for spec, ev in result.evaluations.items():
+            for name, value in ev.flat_scores().items():
                 writer.add_scalar(f"eval/{spec}/{name}", value, step)
-            scores[f"score/{spec}"] = ev["scores"][primary]
-        for name, seconds in metrics["time"].items():
-            writer.add_scalar(f"time/{name}", seconds, step)
+            if ev.score(primary) is not None:
+                scores[f"score/{spec}"] = ev.score(primary)
+        for name, seconds in result.time.model_dump().items():
+            if seconds is not None:
+                writer.add_scalar(f"time/{name}", seconds, step)
         if scores:
             scores[f"score/mean {primary}"] = sum(scores.values()) / len(scores)
-        writer.add_hparams(_hparams(metrics), scores, run_name=".")
+        writer.add_hparams(_hparams(result), scores, run_name=".")
     return folder

@@ -14,7 +14,7 @@ from tests.conftest import offline_model, shared_data_root
 from xshot.data import load
 from xshot.data.sampling import subsample
 from xshot.errors import XshotError
-from xshot.methods import METHOD_NAMES, get_method
+from xshot.methods import get_method, method_names
 from xshot.training.checkpoint import load_model
 from xshot.training.config import RunConfig
 from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset, run
@@ -32,7 +32,7 @@ TASKS = {
 
 @pytest.mark.parametrize("backbone", ["me5-small", "gemma3-270m"])
 @pytest.mark.parametrize("task", ["nli", "ner"])
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", method_names())
 def test_method_end_to_end(backbone, task, method, tmp_path):
     root = shared_data_root()
     config = RunConfig(task=task, model=offline_model(backbone), method=method, seed=1, max_steps=2, batch_size=4,
@@ -45,30 +45,30 @@ def test_method_end_to_end(backbone, task, method, tmp_path):
         return
     metrics = run(config, tmp_path, data_root=str(root))
     assert json.loads((tmp_path / "metrics.json").read_text())["key"] == config.key()
-    assert set(metrics["evaluations"]) == set(config.eval)
-    for spec, ev in metrics["evaluations"].items():
-        assert ev["n"] == config.eval_limit
-        primary = metrics["primary_metric"]
-        lo, hi = ev["ci"][primary]
-        assert 0.0 <= lo <= ev["scores"][primary] <= hi <= 1.0
+    assert set(metrics.evaluations) == set(config.eval)
+    for spec, ev in metrics.evaluations.items():
+        assert ev.n == config.eval_limit
+        primary = metrics.primary_metric
+        lo, hi = ev.ci[primary]
+        assert 0.0 <= lo <= ev.score(primary) <= hi <= 1.0
         if spec.startswith("xnli:zh"):  # written without spaces: no words to count subwords per
-            assert ev["fertility"] is None
+            assert ev.fertility is None
         else:
-            assert ev["fertility"] > 1.0
+            assert ev.fertility > 1.0
         lines = (tmp_path / "predictions" / f"{spec.replace(':', '_')}.jsonl").read_text().splitlines()
         assert len(lines) == config.eval_limit
     if get_method(method).cost.trains:
-        assert 0 < metrics["params"]["trainable"] <= metrics["params"]["total"]
-        assert metrics["time"]["train_s"] > 0
+        assert 0 < metrics.params.trainable <= metrics.params.total
+        assert metrics.time.train_s > 0
     else:
-        assert metrics["params"]["trainable"] == 0 and metrics["training"] == []
-    assert metrics["peak_memory_mb"] > 0
+        assert metrics.params.trainable == 0 and metrics.training == []
+    assert metrics.peak_memory_mb > 0
     if task == "ner":
-        assert any("evaluating on" in note for ev in metrics["evaluations"].values() for note in ev["notes"])
+        assert any("evaluating on" in note for ev in metrics.evaluations.values() for note in ev.notes)
     if backbone == "me5-small" and method in ("prompt", "soft-prompt"):
-        assert any("no pretrained LM head" in n for n in metrics["notes"])
+        assert any("no pretrained LM head" in n for n in metrics.notes)
     if backbone == "gemma3-270m":
-        assert not any("no pretrained LM head" in n for n in metrics["notes"])
+        assert not any("no pretrained LM head" in n for n in metrics.notes)
 
 
 def test_reloaded_model_predicts_the_same(tmp_path):
@@ -78,7 +78,7 @@ def test_reloaded_model_predicts_the_same(tmp_path):
     first = run(config, tmp_path, data_root=str(root))
     model, cfg = load_model(tmp_path / "model")
     assert cfg == config
-    assert reevaluate(model, "wikiann:de", 10) == first["evaluations"]["wikiann:de"]["scores"]
+    assert reevaluate(model, "wikiann:de", 10) == first.evaluations["wikiann:de"].scores
 
 
 def reevaluate(model, spec: str, limit: int) -> dict:
@@ -86,7 +86,7 @@ def reevaluate(model, spec: str, limit: int) -> dict:
     root = str(shared_data_root())
     data = subsample(load(spec, "test", root), limit, EVAL_SUBSET_SEED)
     scores, _ = evaluate_dataset(model, data, Runtime(torch.device("cpu"), None, root, False), bootstrap=0)
-    return scores["scores"]
+    return scores.scores
 
 
 @pytest.mark.parametrize("backbone", ["me5-small", "gemma3-270m"])
@@ -95,10 +95,10 @@ def test_siamese_nli_end_to_end_and_reloaded(backbone, tmp_path):
     config = RunConfig(task="nli", model=offline_model(backbone), method="lora", options=options, seed=1,
                        max_steps=2, batch_size=4, max_length=128, bootstrap=0, **TASKS["nli"])
     first = run(config, tmp_path, data_root=str(shared_data_root()))
-    assert first["method_config"]["pair_encoding"] == "siamese"
+    assert first.method_config["pair_encoding"] == "siamese"
     model, cfg = load_model(tmp_path / "model")
     assert model.input_format.style == "siamese" and cfg == config
-    assert reevaluate(model, "xnli:sw:test", 12) == first["evaluations"]["xnli:sw:test"]["scores"]
+    assert reevaluate(model, "xnli:sw:test", 12) == first.evaluations["xnli:sw:test"].scores
 
 
 def test_exported_finetune_gives_the_same_logits_in_transformers(tmp_path):

@@ -240,12 +240,12 @@ def test_every_method_runs_with_zero_steps_or_none(tiny_decoder, tmp_path, metho
     config = RunConfig(task="nli", model=tiny_decoder, method=method, train=f"jsonl:{data}", seed=5, k=1,
                        eval=[f"jsonl:{data}"], max_steps=0, bootstrap=10)
     metrics = run(config)
-    assert metrics["evaluations"][f"jsonl:{data}"]["n"] == len(NLI)
-    assert all(stage["steps"] == 0 for stage in metrics["training"])
+    assert metrics.evaluations[f"jsonl:{data}"].n == len(NLI)
+    assert all(stage.steps == 0 for stage in metrics.training)
     if method in ("zero-shot", "icl"):
-        assert metrics["params"]["trainable"] == 0 and metrics["training"] == []
+        assert metrics.params.trainable == 0 and metrics.training == []
     if method == "icl":
-        assert "in-context demonstrations" in metrics["evaluations"][f"jsonl:{data}"]["notes"][0]
+        assert "in-context demonstrations" in metrics.evaluations[f"jsonl:{data}"].notes[0]
 
 
 def test_icl_with_target_language_demonstrations_draws_shots_per_language(tiny_decoder, tmp_path, monkeypatch):
@@ -307,5 +307,5 @@ def test_a_reloaded_icl_run_shows_the_same_demonstrations(tiny_decoder, tmp_path
     first = run(config, tmp_path / "run")
     model, _ = load_model(tmp_path / "run")
     model.set_language(None)
-    assert first["evaluations"][f"jsonl:{data}"]["notes"][0] == model.evaluation_notes()[0]
+    assert first.evaluations[f"jsonl:{data}"].notes[0] == model.evaluation_notes()[0]
     assert model.input_format.demonstrations

@@ -6,7 +6,7 @@ import torch
 from tests.unit.methods.conftest import NER, NLI, TYPES
 from xshot.backbone import count_parameters, load_backbone
 from xshot.errors import XshotError
-from xshot.methods import METHOD_NAMES, get_method
+from xshot.methods import get_method, method_names
 from xshot.training.evaluate import predict
 
 BACKBONES = ["tiny_encoder", "tiny_encoder_no_head", "tiny_decoder"]
@@ -36,7 +36,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 @pytest.mark.parametrize("task", ["nli", "ner"])
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", method_names())
 def test_method_trains_and_predicts(request, backbone, task, method):
     torch.manual_seed(0)
     refused = REFUSED.get((method, task)) or REFUSED.get((method, backbone))

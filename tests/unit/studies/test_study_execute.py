@@ -81,7 +81,21 @@ def test_failed_cells_are_recorded_and_the_study_goes_on(tmp_path, cells, runner
 
 def test_malformed_metrics_are_a_failure(tmp_path, cells):
     outcome = execute_cell("study_fake_runner:bad_run", cells[0].config)
-    assert outcome["status"] == "failed" and "evaluations" in outcome["error"]
+    assert outcome["status"] == "failed" and "invalid run result: key: Field required" in outcome["error"]
+
+    def no_scores(config, out_dir=None):
+        result = study_fake_runner.run(config)
+        del next(iter(result["evaluations"].values()))["scores"]
+        return result
+
+    outcome = execute_cell(no_scores, cells[0].config)
+    assert outcome["status"] == "failed" and ".scores: Field required" in outcome["error"]
+
+    def nothing_evaluated(config, out_dir=None):
+        return {**study_fake_runner.run(config), "evaluations": {}}
+
+    outcome = execute_cell(nothing_evaluated, cells[0].config)
+    assert outcome["status"] == "failed" and "no evaluations" in outcome["error"]
 
 
 def test_torch_style_oom_is_a_failure(cells):

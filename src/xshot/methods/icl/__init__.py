@@ -1,10 +1,10 @@
 """In-context learning: K-shot demonstrations before each test input, scored by a decoder's LM head."""
 
-from xshot.methods import Cost
+from xshot.methods import Cost, Method
 from xshot.methods.icl.config import ICLConfig
 from xshot.methods.icl.model import ICLModel, build
 
 #: inference only; the shared demonstrations are encoded once (measured on gemma3-270m: about zero-shot's cost)
-COST = Cost(step_s=0.0, eval_s=0.06, trains=False)
+METHOD = Method(ICLConfig, build, Cost(step_s=0.0, eval_s=0.06, trains=False), __doc__)
 
 __all__ = ["ICLConfig", "ICLModel", "build"]

@@ -1,10 +1,10 @@
 """Prefix tuning / P-tuning v2: trainable key/value prefixes in every layer of a frozen backbone."""
 
-from xshot.methods import Cost
+from xshot.methods import Cost, Method
 from xshot.methods.prefix.config import PrefixConfig
 from xshot.methods.prefix.model import build
 
 #: a frozen body like soft-prompt's, with no extra input positions
-COST = Cost(step_s=0.9, eval_s=0.05)
+METHOD = Method(PrefixConfig, build, Cost(step_s=0.9, eval_s=0.05), __doc__)
 
 __all__ = ["PrefixConfig", "build"]

@@ -1,10 +1,10 @@
 """Zero-shot prompting: the pretrained LM head scores the task's prompt; nothing is trained."""
 
-from xshot.methods import Cost
+from xshot.methods import Cost, Method
 from xshot.methods.zero_shot.config import ZeroShotConfig
 from xshot.methods.zero_shot.model import ZeroShotModel, build
 
 #: inference only: the cost of a prompt method's evaluation
-COST = Cost(step_s=0.0, eval_s=0.05, trains=False)
+METHOD = Method(ZeroShotConfig, build, Cost(step_s=0.0, eval_s=0.05, trains=False), __doc__)
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "build"]

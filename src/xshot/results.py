@@ -1,0 +1,143 @@
+"""The typed result of one run: what ``metrics.json`` holds, read and written in one place.
+
+The run builds a :class:`RunResult`; the executor validates what a runner returns against it (a
+runner in another process returns its JSON form); the store, the CLI, tracking, export and the report
+read its fields. Method-specific facts about an evaluation (``demonstrations_dropped``, ...) are kept
+as extra fields of :class:`Evaluation`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
+
+from xshot.errors import XshotError
+from xshot.io import write_json
+from xshot.metrics import primary_metric
+
+
+class Evaluation(BaseModel):
+    """One evaluation set's scores, 95% bootstrap intervals and what was noted while scoring it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    spec: str
+    language: str | None = None
+    n: int | None = None
+    scores: dict[str, Any] = Field(description="metric → value; NER also has a nested per_type mapping")
+    ci: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    fertility: float | None = Field(default=None, description="subword tokens per word of the evaluation text")
+    eval_s: float | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _plain_numbers(cls, value: Any) -> Any:
+        return _plain(value)
+
+    def score(self, metric: str) -> float | None:
+        value = self.scores.get(metric)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def flat_scores(self) -> dict[str, float]:
+        """The numeric scores (nested per-type tables left out)."""
+        return {k: v for k in self.scores if (v := self.score(k)) is not None}
+
+    def extras(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (seqeval supports, metric sums) as Python numbers, so a result serialises as JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if hasattr(value, "item") and not isinstance(value, (int, float, str)) else value
+
+
+class TrainingStage(BaseModel):
+    """One optimisation stage (source shots, then optionally target shots) and its loss per step."""
+
+    data: str
+    examples: int
+    steps: int
+    loss: list[float] = Field(default_factory=list)
+
+
+class Timing(BaseModel):
+    load_s: float | None = None
+    train_s: float | None = None
+    eval_s: float | None = None
+
+
+class Parameters(BaseModel):
+    trainable: int | None = None
+    total: int | None = None
+
+
+class RunResult(BaseModel):
+    """Everything a run reports (see ``docs/interfaces.md``)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    key: str
+    config: dict[str, Any] = Field(description="the RunConfig, as JSON")
+    method_config: dict[str, Any] = Field(default_factory=dict, description="resolved method hyper-parameters")
+    task: str
+    source_language: str | None = None
+    train_examples: int | None = None
+    train_counts: dict[str, int] | None = None
+    training: list[TrainingStage] = Field(default_factory=list)
+    evaluations: dict[str, Evaluation] = Field(default_factory=dict)
+    params: Parameters = Field(default_factory=Parameters)
+    time: Timing = Field(default_factory=Timing)
+    peak_memory_mb: float | None = None
+    model_source: str | None = Field(default=None, description="what the model name (an alias) resolved to")
+    device: str | None = None
+    precision: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    versions: dict[str, str] = Field(default_factory=dict)
+
+    @computed_field  # written to metrics.json for readers outside xshot; derived from the task here
+    @property
+    def primary_metric(self) -> str:
+        return primary_metric(self.task)
+
+    def primary_scores(self) -> dict[str, float | None]:
+        """Evaluation set → its primary score."""
+        return {name: ev.score(self.primary_metric) for name, ev in self.evaluations.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_json())
+
+    @classmethod
+    def parse(cls, data: Any, source: str = "runner") -> "RunResult":
+        """Validate a result (a dict from JSON or another process); one line on what is wrong."""
+        if isinstance(data, cls):
+            return data
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "primary_metric"}  # derived, not stored
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "result"
+            raise XshotError(f"{source} returned an invalid run result: {where}: {first['msg']}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunResult":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise XshotError(f"cannot read run result: {err.strerror}", path) from None
+        except json.JSONDecodeError as err:
+            raise XshotError(f"not JSON: {err.msg}", path, err.lineno) from None
+        return cls.parse(data, str(path))
