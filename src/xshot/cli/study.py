@@ -13,11 +13,6 @@ import typer
 from xshot.errors import XshotError
 
 
-class Executor(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
 class Format(str, Enum):
     csv = "csv"
     json = "json"
@@ -43,7 +38,7 @@ def _load(study_path: Path, models: Optional[list[str]]):
 
 def run_command(
     study_path: Path = typer.Argument(..., metavar="STUDY.yaml", help="The study file."),
-    executor: Executor = typer.Option(Executor.local, "--executor", "-e", help="local: cells in order in this process; ray: cells as Ray tasks."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local: cells in order in this process; ray: cells as Ray tasks (xshot.studies.execute.EXECUTORS)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Results store (SQLite). Default: the study's 'store:', else runs/<study name>.sqlite."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip cells already done in the store. Failed cells are always retried."),
     model: Optional[list[str]] = typer.Option(None, "--model", help="Replace the study's models (repeatable)."),
@@ -59,9 +54,10 @@ def run_command(
     """Run a study: every cell (model x method x train set x K x seed) not yet done in the store."""
     from rich.console import Console
 
-    from xshot.studies.execute import pending_cells, run_study
+    from xshot.studies.execute import EXECUTORS, pending_cells, run_study
     from xshot.studies.store import ResultsStore
 
+    EXECUTORS.get(executor)  # an unknown name fails before the study is read
     if data_root is not None and not data_root.is_dir():
         raise XshotError("--data-root is not a directory", data_root)
     study, cells = _load(study_path, model)
@@ -71,12 +67,12 @@ def run_command(
         todo, skipped = pending_cells(cells, results, resume)
         out.print(
             f"study {study.name}: {len(cells)} cells, {skipped} already done, {len(todo)} to run "
-            f"({executor.value}) -> {store_path}"
+            f"({executor}) -> {store_path}"
         )
         result = run_study(
             cells,
             results,
-            executor=executor.value,
+            executor=executor,
             runner=runner,
             resume=resume,
             runs_dir=runs_dir,

@@ -30,36 +30,35 @@ def _options(pairs: list[str]) -> dict:
     return out
 
 
-def _load_yaml_config(path: Path) -> dict:
-    import yaml
-
-    from xshot.errors import XshotError
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as err:
-        raise XshotError(f"cannot read config: {err.strerror}", path) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise XshotError(f"invalid YAML: {getattr(err, 'problem', err)}", path, mark.line + 1 if mark else None) from None
-    if not isinstance(data, dict):
-        raise XshotError("expected a mapping of run settings", path)
-    return data
-
-
-def run_config(values: dict, source: str | None = None):
-    """Validate settings into a RunConfig; pydantic errors become one line naming the key."""
+def run_config(values: dict, source: str | None = None, lines: dict | None = None):
+    """Validate settings into a RunConfig; an error is one line naming the key (and its line in ``source``)."""
     from pydantic import ValidationError
 
     from xshot.errors import XshotError
     from xshot.training.config import RunConfig
+    from xshot.yamlfile import line_of
 
     try:
         return RunConfig(**values)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise XshotError(f"{where}: {first['msg']}", source) from None
+        loc = tuple(first["loc"])
+        line = line_of(lines, loc) if lines and loc[:1] in lines else None  # given in the file, not by a flag
+        raise XshotError(f"{where}: {first['msg']}", source, line) from None
+
+
+def check_method_options(cfg, source: str | None = None, lines: dict | None = None) -> None:
+    """The method's options resolve into its config, before any model loads (errors name the file's line)."""
+    from xshot.errors import XshotError
+    from xshot.training.run import method_config
+    from xshot.yamlfile import line_of
+
+    try:
+        method_config(cfg)
+    except XshotError as err:
+        line = line_of(lines, ("options",)) if lines and ("options",) in lines else None
+        raise XshotError(f"method {cfg.method!r}: {err.message}", source, line) from None
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -96,21 +95,25 @@ def train(
     from rich.console import Console
 
     from xshot.training.run import run
+    from xshot.yamlfile import read_yaml_file
 
     _setup_logging(quiet)
-    values = _load_yaml_config(config) if config else {}
+    values, lines = read_yaml_file(config, "a run configuration (task, model, method, train, ...)") if config else ({}, {})
     flags = {"task": task, "model": model, "method": method, "train": train_spec, "k": k, "seed": seed,
              "eval_limit": eval_limit, "max_steps": max_steps, "epochs": epochs, "learning_rate": learning_rate,
              "batch_size": batch_size, "max_length": max_length, "target_train": target_train, "target_k": target_k, "device": device,
              "precision": precision}
-    values.update({key: v for key, v in flags.items() if v is not None})
+    given = {key: v for key, v in flags.items() if v is not None}
+    values.update(given)
+    lines = {at: n for at, n in lines.items() if not at or at[0] not in given}
     if eval_specs:
         values["eval"] = [s.strip() for s in eval_specs.split(",") if s.strip()]
     if option:
         values["options"] = {**values.get("options", {}), **_options(option)}
     if trust_remote_code:
         values["trust_remote_code"] = True
-    cfg = run_config(values, str(config) if config else None)
+    cfg = run_config(values, str(config) if config else None, lines)
+    check_method_options(cfg, str(config) if config else None, lines)
     metrics = run(cfg, out, data_root=data_root, progress=not quiet, track=track)
     _print_scores(Console(stderr=quiet), metrics)
 

@@ -17,6 +17,7 @@ from xshot.data.examples import Dataset, Task
 from xshot.data.hub import load_hub
 from xshot.data.readers import NLI_ROLES, ROLES, read_conll, read_jsonl, read_nli_table
 from xshot.errors import XshotError
+from xshot.registry import Registry
 
 SPLITS = ("train", "dev", "test")
 _SPLIT_ALIASES = {"validation": "dev"}
@@ -34,6 +35,8 @@ class Builtin:
     hub_id: str
     hub_configs: Mapping[str, str] = field(default_factory=dict)  # language -> Hub config, where they differ
     hub_drop_types: tuple[str, ...] = ()  # so the Hub copy has the types of the local release
+    #: rough examples (NLI) / sentences (NER) per language and split, for ``xshot plan``'s estimates only
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
     def local_path(self, root: Path, language: str, split: str) -> Path:
         if self.task == "nli":
@@ -50,57 +53,82 @@ class Builtin:
         return tuple(sorted(set(self.languages) | local))
 
 
-_KNOWN: tuple[Builtin, ...] = (
-    Builtin("xnli", "nli", tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split()), SPLITS, "facebook/xnli"),
-    Builtin(
-        "americasnli", "nli", tuple("aym bzd cni gn hch nah oto quy shp tar".split()), ("dev", "test"), "americas_nli"
-    ),
-    Builtin(
-        "masakhaner2",
-        "ner",
-        tuple("bam bbj ewe fon hau ibo kin lug luo mos nya pcm sna swa tsn twi wol xho yor zul".split()),
-        SPLITS,
-        "masakhane/masakhaner2",
-    ),
-    Builtin(
-        "masakhaner1", "ner", tuple("amh hau ibo kin lug luo pcm swa wol yor".split()), SPLITS, "masakhane/masakhaner"
-    ),
-    Builtin(
-        "wikiann",
-        "ner",
-        tuple(
-            "af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te "
-            "th tl tr ur vi yo zh".split()
-        ),
-        SPLITS,
-        "unimelb-nlp/wikiann",
-    ),
+#: the datasets xshot knows by name (sizes: the local releases in shared/data, per language)
+DATASETS: Registry[Builtin] = Registry("dataset")
+for _builtin in (
+    Builtin("xnli", "nli", tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split()), SPLITS, "facebook/xnli",
+            sizes={"train": 392702, "dev": 2490, "test": 5010}),
+    Builtin("americasnli", "nli", tuple("aym bzd cni gn hch nah oto quy shp tar".split()), ("dev", "test"),
+            "americas_nli", sizes={"dev": 740, "test": 750}),
+    Builtin("masakhaner2", "ner",
+            tuple("bam bbj ewe fon hau ibo kin lug luo mos nya pcm sna swa tsn twi wol xho yor zul".split()),
+            SPLITS, "masakhane/masakhaner2", sizes={"train": 5000, "dev": 700, "test": 1500}),
+    Builtin("masakhaner1", "ner", tuple("amh hau ibo kin lug luo pcm swa wol yor".split()), SPLITS,
+            "masakhane/masakhaner", sizes={"train": 1750, "dev": 250, "test": 500}),
+    Builtin("wikiann", "ner",
+            tuple("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te "
+                  "th tl tr ur vi yo zh".split()),
+            SPLITS, "unimelb-nlp/wikiann", sizes={"train": 20000, "dev": 10000, "test": 10000}),
     # unimelb-nlp/wikiann carries the Rahimi et al. (2019) splits under ISO 639-1 names.
-    Builtin(
-        "wikiann-rahimi",
-        "ner",
-        ("amh", "ibo", "kin", "swa", "yor"),
-        SPLITS,
-        "unimelb-nlp/wikiann",
-        hub_configs={"amh": "am", "ibo": "ig", "kin": "rw", "swa": "sw", "yor": "yo"},
-    ),
+    Builtin("wikiann-rahimi", "ner", ("amh", "ibo", "kin", "swa", "yor"), SPLITS, "unimelb-nlp/wikiann",
+            hub_configs={"amh": "am", "ibo": "ig", "kin": "rw", "swa": "sw", "yor": "yo"},
+            sizes={"train": 100, "dev": 100, "test": 100}),
     # The local release (from the MasakhaNER 2.0 transfer corpus) maps MISC to O; so does the Hub copy.
-    Builtin("conll2002", "ner", ("es", "nl"), SPLITS, "eriktks/conll2002", hub_drop_types=("MISC",)),
-)
-BUILTINS: dict[str, Builtin] = {b.name: b for b in _KNOWN}
+    Builtin("conll2002", "ner", ("es", "nl"), SPLITS, "eriktks/conll2002", hub_drop_types=("MISC",),
+            sizes={"train": 8300, "dev": 1900, "test": 1500}),
+):
+    DATASETS.add(_builtin.name, _builtin)
 
-_FILE_READERS: dict[str, tuple[Callable[[Path, Mapping[str, str]], Dataset], tuple[str, ...]]] = {
-    # kind: (reader, column roles the spec may map)
-    "conll": (lambda path, columns: read_conll(path), ()),
-    "nli-tsv": (lambda path, columns: read_nli_table(path, "tsv", columns), NLI_ROLES),
-    "nli-csv": (lambda path, columns: read_nli_table(path, "csv", columns), NLI_ROLES),
-    "jsonl": (read_jsonl, ROLES),
-}
-_SPEC_FORMS = (
-    "NAME:LANG[:SPLIT] ("
-    + ", ".join(BUILTINS)
-    + "), conll:PATH, nli-tsv:PATH, nli-csv:PATH, jsonl:PATH, hf:ID[:CONFIG]"
-)
+
+@dataclass(frozen=True)
+class FileReader:
+    """A file format a spec can name (``conll:PATH``): its reader and the column roles the spec may map."""
+
+    read: Callable[[Path, Mapping[str, str]], Dataset]
+    roles: tuple[str, ...] = ()
+
+
+READERS: Registry[FileReader] = Registry("file format")
+READERS.add("conll", FileReader(lambda path, columns: read_conll(path)))
+READERS.add("nli-tsv", FileReader(lambda path, columns: read_nli_table(path, "tsv", columns), NLI_ROLES))
+READERS.add("nli-csv", FileReader(lambda path, columns: read_nli_table(path, "csv", columns), NLI_ROLES))
+READERS.add("jsonl", FileReader(read_jsonl, ROLES))
+
+
+def spec_forms() -> str:
+    """What a spec may look like, for errors (read from the registries)."""
+    files = ", ".join(f"{kind}:PATH" for kind in READERS)
+    return f"NAME:LANG[:SPLIT] ({', '.join(DATASETS)}), {files}, hf:ID[:CONFIG]"
+
+
+def spec_error(spec: str) -> str | None:
+    """Why ``spec`` is not a dataset spec, or None if it is one (no file system access)."""
+    if not isinstance(spec, str) or not spec.strip():
+        return "empty dataset spec"
+    if spec != spec.strip():
+        return f"dataset spec {spec!r} has surrounding whitespace"
+    try:
+        parse_spec(spec)
+    except XshotError as err:
+        return err.message
+    return None
+
+
+def spec_language(spec: str | None) -> str | None:
+    """The language a spec names (the LANG of ``NAME:LANG[:SPLIT]``, or a file spec's ``?lang=``)."""
+    try:
+        return parse_spec(spec).language if spec else None
+    except XshotError:
+        return None
+
+
+def builtin(spec: str) -> Builtin | None:
+    """The built-in dataset a spec names, if it names one (no file system access; bad specs give None)."""
+    try:
+        kind = parse_spec(spec).kind
+    except XshotError:
+        return None
+    return DATASETS.get(kind) if kind in DATASETS else None
 
 
 @dataclass(frozen=True)
@@ -147,15 +175,15 @@ def parse_spec(text: str) -> Spec:
     """Parse without touching the file system; unknown names and malformed options fail here."""
     kind, sep, rest = text.strip().partition(":")
     if not sep or not rest:
-        raise XshotError(f"dataset spec {text!r} is incomplete: expected {_SPEC_FORMS}")
-    if kind in BUILTINS:
+        raise XshotError(f"dataset spec {text!r} is incomplete: expected {spec_forms()}")
+    if kind in DATASETS:
         language, _, split = rest.partition(":")
         if not language or ":" in split:
             raise XshotError(f"dataset spec {text!r}: expected {kind}:LANG[:SPLIT]")
         return Spec(text, kind, language, split=normalize_split(split or None), language=language)
-    if kind in _FILE_READERS or kind == "hf":
+    if kind in READERS or kind == "hf":
         target, _, query = rest.partition("?")
-        roles = ROLES if kind == "hf" else _FILE_READERS[kind][1]
+        roles = ROLES if kind == "hf" else READERS.get(kind).roles
         columns, language = _parse_query(text, query, roles) if query else ({}, None)
         if kind != "hf":
             return Spec(text, kind, target, columns=columns, language=language)
@@ -163,13 +191,13 @@ def parse_spec(text: str) -> Spec:
         if not sep or "/" in config:  # no config, or the colon belongs to a path
             hub_id, config = target, ""
         return Spec(text, kind, hub_id, config=config or None, columns=columns, language=language)
-    raise XshotError(f"unknown dataset {kind!r}: expected {_SPEC_FORMS}")
+    raise XshotError(f"unknown dataset {kind!r}: expected {spec_forms()}")
 
 
 def with_language(text: str, language: str) -> str:
     """The same built-in dataset and split in another language (``xnli:en:dev`` → ``xnli:de:dev``)."""
     spec = parse_spec(text)
-    if spec.kind not in BUILTINS:
+    if spec.kind not in DATASETS:
         raise XshotError(f"dataset spec {text!r} names no language to replace: a built-in dataset "
                          "(NAME:LANG[:SPLIT]) is needed here")
     return f"{spec.kind}:{language}" + (f":{spec.split}" if spec.split else "")
@@ -189,26 +217,26 @@ def resolve_data_root(explicit: str | Path | None = None) -> Path | None:
 
 
 def _load_builtin(spec: Spec, split: str | None, root: Path | None) -> Dataset:
-    builtin = BUILTINS[spec.kind]
-    known = builtin.known_languages(root)
+    known_dataset = DATASETS.get(spec.kind)
+    known = known_dataset.known_languages(root)
     if spec.target not in known:
-        raise XshotError(f"{builtin.name}: unknown language {spec.target!r} (known: {' '.join(known)})")
+        raise XshotError(f"{known_dataset.name}: unknown language {spec.target!r} (known: {' '.join(known)})")
     split = spec.split or normalize_split(split)
     if split is None:
         raise XshotError(
-            f"dataset spec {spec.text!r} names no split: use {builtin.name}:{spec.target}:SPLIT or --split"
+            f"dataset spec {spec.text!r} names no split: use {known_dataset.name}:{spec.target}:SPLIT or --split"
         )
-    if split not in builtin.splits:
-        raise XshotError(f"{builtin.name} has no {split} split (available: {', '.join(builtin.splits)})")
-    name = f"{builtin.name}:{spec.target}:{split}"
-    path = builtin.local_path(root, spec.target, split) if root is not None else None
+    if split not in known_dataset.splits:
+        raise XshotError(f"{known_dataset.name} has no {split} split (available: {', '.join(known_dataset.splits)})")
+    name = f"{known_dataset.name}:{spec.target}:{split}"
+    path = known_dataset.local_path(root, spec.target, split) if root is not None else None
     if path is not None and path.is_file():
-        dataset = read_nli_table(path, "tsv") if builtin.task == "nli" else read_conll(path)
+        dataset = read_nli_table(path, "tsv") if known_dataset.task == "nli" else read_conll(path)
         dataset.meta["split"] = split
     else:
-        config = builtin.hub_configs.get(spec.target, spec.target)
+        config = known_dataset.hub_configs.get(spec.target, spec.target)
         try:
-            dataset = load_hub(builtin.hub_id, config, split, name, drop_types=builtin.hub_drop_types)
+            dataset = load_hub(known_dataset.hub_id, config, split, name, drop_types=known_dataset.hub_drop_types)
         except XshotError as err:
             if path is None:
                 raise
@@ -224,14 +252,14 @@ def load(spec: str, split: str | None = None, data_root: str | Path | None = Non
     Hub where the file is not there. File specs ignore ``split``.
     """
     parsed = parse_spec(spec)
-    if parsed.kind in BUILTINS:
+    if parsed.kind in DATASETS:
         return _load_builtin(parsed, split, resolve_data_root(data_root))
     if parsed.kind == "hf":
         config = parsed.config
         language = parsed.language or (config if config and _LANG_CODE.fullmatch(config) else None)
         return load_hub(parsed.target, config, split, parsed.text, language, parsed.columns)
     path = Path(parsed.target).expanduser()
-    dataset = _FILE_READERS[parsed.kind][0](path, parsed.columns)
+    dataset = READERS.get(parsed.kind).read(path, parsed.columns)
     dataset.name = parsed.text
     dataset.language = parsed.language or dataset.language
     return dataset

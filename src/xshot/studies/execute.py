@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
 from xshot.errors import Unavailable, XshotError
+from xshot.registry import Registry
 from xshot.studies.grid import Cell
 from xshot.studies.spec import Resources
 from xshot.results import RunResult
@@ -29,7 +30,6 @@ from xshot.studies.store import ResultsStore, driver_versions
 
 DEFAULT_RUNNER = "xshot.training.run:run"
 Runner = Union[str, Callable[..., Any], None]
-EXECUTORS = ("local", "ray")
 _MAX_ERROR = 4000
 
 
@@ -255,8 +255,7 @@ def run_study(
     ``data_root``: exported as ``XSHOT_DATA_ROOT`` to the runner (locally and on Ray workers).
     ``track_dir``: exported as ``XSHOT_TRACK_DIR``: the runner logs each cell there (TensorBoard).
     """
-    if executor not in EXECUTORS:
-        raise XshotError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    execute = EXECUTORS.get(executor)
     if runner is None or isinstance(runner, str):
         resolve_runner(runner)  # fail before anything runs if it cannot be imported here
     env: dict[str, str] = {}
@@ -282,24 +281,42 @@ def run_study(
         return str(Path(runs_dir).resolve() / cell.key) if runs_dir is not None else None
 
     with _Progress(len(todo), progress, console) as bar:
-        if executor == "local":
-            broken: dict[str, str] = {}  # resource → the error of the cell that found it unavailable
-            with _environ(env):
-                for cell in todo:
-                    bar.start(cell)
-                    known = next((r for r in cell.config.resources() if r in broken), None)
-                    if known is not None:  # pay for an unavailable model or dataset once, not per cell
-                        outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
-                    else:
-                        outcome = execute_cell(runner, cell.config, out_dir(cell))
-                        if outcome.get("unavailable"):
-                            broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
-                    record(cell, outcome)
-                    bar.finish(cell, outcome)
-        elif todo:
-            _run_ray(todo, runner, env, out_dir, resources or Resources(), ray_address, ray_num_cpus, record, bar)
+        if todo:
+            execute(todo, Execution(runner, env, out_dir, record, bar, resources or Resources(), ray_address,
+                                    ray_num_cpus))
     result.elapsed_s = time.perf_counter() - start
     return result
+
+
+@dataclass
+class Execution:
+    """What an executor gets besides the cells: how to run one, and what to do with its outcome."""
+
+    runner: Runner
+    env: dict[str, str]  # exported to the runner wherever it runs
+    out_dir: Callable[[Cell], str | None]
+    record: Callable[[Cell, dict[str, Any]], None]
+    bar: _Progress
+    resources: Resources  # what one cell asks of Ray
+    ray_address: str | None = None
+    ray_num_cpus: int | None = None
+
+
+def _run_local(todo: list[Cell], ex: Execution) -> None:
+    """In order, in this process; an unavailable model or dataset fails the later cells needing it at once."""
+    broken: dict[str, str] = {}  # resource → the error of the cell that found it unavailable
+    with _environ(ex.env):
+        for cell in todo:
+            ex.bar.start(cell)
+            known = next((r for r in cell.config.resources() if r in broken), None)
+            if known is not None:  # pay for an unavailable model or dataset once, not per cell
+                outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
+            else:
+                outcome = execute_cell(ex.runner, cell.config, ex.out_dir(cell))
+                if outcome.get("unavailable"):
+                    broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
+            ex.record(cell, outcome)
+            ex.bar.finish(cell, outcome)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -311,18 +328,12 @@ def _ray_cell(runner: Runner, config: dict[str, Any], out_dir: str | None, env: 
     return execute_cell(runner, config, out_dir)
 
 
-def _run_ray(
-    todo: list[Cell],
-    runner: Runner,
-    env: dict[str, str],
-    out_dir: Callable[[Cell], str | None],
-    resources: Resources,
-    address: str | None,
-    num_cpus: int | None,
-    record: Callable[[Cell, dict[str, Any]], None],
-    bar: _Progress,
-) -> None:
+def _run_ray(todo: list[Cell], ex: Execution) -> None:
+    """As Ray tasks (a local instance, or the cluster at ``ray_address``), recorded as they finish."""
     import logging
+
+    runner, env, out_dir, record, bar = ex.runner, ex.env, ex.out_dir, ex.record, ex.bar
+    resources, address, num_cpus = ex.resources, ex.ray_address, ex.ray_num_cpus
 
     try:
         import ray
@@ -387,3 +398,9 @@ def _run_ray(
                 ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+
+
+#: how a study's cells are run (``xshot run --executor NAME``)
+EXECUTORS: Registry[Callable[[list[Cell], Execution], None]] = Registry("executor")
+EXECUTORS.add("local", _run_local)
+EXECUTORS.add("ray", _run_ray)

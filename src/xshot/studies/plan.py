@@ -25,7 +25,7 @@ from typing import Any
 
 from xshot.methods import get_method
 from xshot.studies.grid import Cell
-from xshot.studies.spec import dataset_name
+from xshot.data.spec import builtin, parse_spec
 from xshot.training.config import RunConfig
 
 DEFAULT_LOAD_S = 5.4
@@ -34,13 +34,17 @@ BASE_PARAMS = 110e6
 
 #: labels per class (NLI) / entity types (NER), for turning K into a number of training examples
 N_LABELS = {"nli": 3, "ner": 4}
-#: rough sizes of full training / evaluation sets by dataset name (only used for estimates)
-TRAIN_SIZE = {"xnli": 2490, "wikiann": 20000, "wikiann-rahimi": 100, "masakhaner": 5000, "masakhaner2": 5000,
-              "masakhaner1": 1750, "conll2002": 10000}
-EVAL_SIZE = {"xnli": 5010, "wikiann": 10000, "wikiann-rahimi": 100, "masakhaner": 1500, "masakhaner2": 1500,
-             "masakhaner1": 500, "conll2002": 1500}
+#: sizes assumed for datasets whose size xshot does not know (files, the Hub)
 DEFAULT_TRAIN_SIZE = 5000
 DEFAULT_EVAL_SIZE = 2000
+
+
+def dataset_size(spec: str, split: str, default: int) -> int:
+    """A built-in dataset's rough size (``Builtin.sizes``) for the split a spec or the run names."""
+    known = builtin(spec)
+    if known is None:
+        return default
+    return known.sizes.get(parse_spec(spec).split or split, default)
 
 
 def model_size_factor(model: str) -> float:
@@ -79,7 +83,7 @@ def model_size_factor(model: str) -> float:
 
 def train_examples(config: RunConfig) -> int:
     per = N_LABELS.get(config.task, 3)
-    n = config.k * per if config.k is not None else TRAIN_SIZE.get(dataset_name(config.train) or "", DEFAULT_TRAIN_SIZE)
+    n = config.k * per if config.k is not None else dataset_size(config.train, config.train_split, DEFAULT_TRAIN_SIZE)
     return max(1, n)
 
 
@@ -105,7 +109,7 @@ def train_steps(config: RunConfig) -> int:
 def eval_examples(config: RunConfig) -> int:
     total = 0
     for spec in config.eval:
-        size = EVAL_SIZE.get(dataset_name(spec) or "", DEFAULT_EVAL_SIZE)
+        size = dataset_size(spec, config.eval_split, DEFAULT_EVAL_SIZE)
         if config.eval_limit is not None:
             size = min(size, config.eval_limit)
         total += size

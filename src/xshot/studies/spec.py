@@ -35,65 +35,35 @@ Overrides apply in the order ``defaults`` < setting < method (``options`` dicts 
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator
 
-from xshot.data.spec import BUILTINS, Spec, parse_spec
+from xshot.data import spec as data_spec
 from xshot.errors import XshotError
 from xshot.methods import method_names
 from xshot.training.config import RunConfig
+from xshot.yamlfile import Path_, line_of, read_yaml
 
 #: RunConfig fields that the grid itself sets; every other RunConfig field may be overridden.
 GRID_FIELDS = frozenset({"task", "model", "method", "train", "k", "seed", "eval", "target_train", "target_k"})
 
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 LANG = "{lang}"
 
 
 # --------------------------------------------------------------------------------------------------
-# method names and dataset specs
+# dataset specs with "{lang}" placeholders
 # --------------------------------------------------------------------------------------------------
-def _parsed(spec: str) -> Spec | None:
-    """The data package's parse of ``spec`` with ``{lang}`` filled in; None when it rejects the spec."""
-    try:
-        return parse_spec(spec.replace(LANG, "xx"))
-    except XshotError:
-        return None
-
-
 def spec_error(spec: str) -> str | None:
-    """Why ``spec`` is not a dataset spec (``NAME:LANG[:SPLIT]``, a file kind, ``hf:ID``), or None if it is one."""
-    if not isinstance(spec, str) or not spec.strip():
-        return "empty dataset spec"
-    if spec != spec.strip():
-        return f"dataset spec {spec!r} has surrounding whitespace"
-    try:
-        parse_spec(spec.replace(LANG, "xx"))
-    except XshotError as err:
-        return err.message
-    return None
-
-
-def dataset_name(spec: str) -> str | None:
-    """The NAME of a built-in ``NAME:LANG[:SPLIT]`` spec (None for files and ``hf:`` specs)."""
-    parsed = _parsed(spec) if spec else None
-    return parsed.kind if parsed is not None and parsed.kind in BUILTINS else None
+    """Why ``spec`` (``{lang}`` allowed) is not a dataset spec, or None if it is one."""
+    return data_spec.spec_error(spec.replace(LANG, "xx") if isinstance(spec, str) else spec)
 
 
 def dataset_task(spec: str) -> str | None:
-    """The task of a built-in dataset spec, None when unknown."""
-    name = dataset_name(spec)
-    return BUILTINS[name].task if name else None
-
-
-def spec_language(spec: str | None) -> str | None:
-    """The language a spec names (the LANG of ``NAME:LANG[:SPLIT]``, or a file spec's ``?lang=``)."""
-    parsed = _parsed(spec) if spec else None
-    return parsed.language if parsed is not None else None
+    """The task of a built-in dataset spec (``{lang}`` allowed), None when unknown."""
+    known = data_spec.builtin(spec.replace(LANG, "xx"))
+    return known.task if known else None
 
 
 def _check_spec(value: str | None) -> str | None:
@@ -243,100 +213,10 @@ class Study(BaseModel):
     def source(self) -> str | None:
         return self._source
 
-    def method(self, name: str) -> MethodSpec:
-        for m in self.methods:
-            if m.name == name:
-                return m
-        raise KeyError(name)
-
 
 # --------------------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------------------
-Path_ = tuple[Any, ...]
-
-
-def _line_map(text: str, path: str) -> dict[Path_, int]:
-    """YAML path -> 1-based line of the key (mappings) or item (sequences); rejects duplicate keys."""
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        line = mark.line + 1 if mark else None
-        if line is not None and "${" in (text.splitlines()[line - 1:line] or [""])[0]:
-            problem += " (quote values with ${...} inside [...] or {...}: \"${VAR:-default}\")"
-        raise XshotError(f"invalid YAML: {problem}", path, line) from None
-    lines: dict[Path_, int] = {(): 1}
-
-    def walk(node: Any, at: Path_) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key in seen:
-                    raise XshotError(f"duplicate key {key!r}", path, key_node.start_mark.line + 1)
-                seen.add(key)
-                lines[at + (key,)] = key_node.start_mark.line + 1
-                walk(value_node, at + (key,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[at + (i,)] = item.start_mark.line + 1
-                walk(item, at + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def line_of(lines: dict[Path_, int], loc: tuple[Any, ...]) -> int | None:
-    """The line of the longest prefix of ``loc`` that the file has (elements it lacks are skipped)."""
-    best = None
-    at: Path_ = ()
-    for elem in loc:
-        if at + (elem,) in lines:
-            at = at + (elem,)
-            best = lines[at]
-    return best if best is not None else lines.get(())
-
-
-def expand_env(value: str, env: dict[str, str] | None = None) -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}`` (default used when VAR is unset or empty)."""
-    env = os.environ if env is None else env
-
-    def sub(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
-        val = env.get(var)
-        if val:
-            return val
-        if default is not None:
-            return default
-        if val is not None:  # set but empty, no default
-            return val
-        raise KeyError(var)
-
-    return _ENV_RE.sub(sub, value)
-
-
-def _expand_tree(data: Any, lines: dict[Path_, int], path: str, at: Path_ = ()) -> Any:
-    if isinstance(data, str):
-        try:
-            return expand_env(data)
-        except KeyError as err:
-            raise XshotError(
-                f"environment variable {err.args[0]} is not set (write ${{{err.args[0]}:-default}} to give a default)",
-                path,
-                line_of(lines, at),
-            ) from None
-    if isinstance(data, dict):
-        return {k: _expand_tree(v, lines, path, at + (k,)) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_expand_tree(v, lines, path, at + (i,)) for i, v in enumerate(data)]
-    return data
-
-
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
     for elem in loc:
@@ -395,17 +275,8 @@ def _format_error(err: dict[str, Any]) -> str:
 
 def parse_study(text: str, path: str | Path = "<study>") -> tuple[Study, dict[Path_, int]]:
     """Parse and validate study text; returns the study and its YAML line map."""
-    import yaml
-
     path = str(path)
-    lines = _line_map(text, path)
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as err:  # pragma: no cover - compose above already parsed it
-        raise XshotError(f"invalid YAML: {err}", path) from None
-    if not isinstance(data, dict):
-        raise XshotError("a study file must be a YAML mapping (name, models, methods, settings, ...)", path, 1)
-    data = _expand_tree(data, lines, path)
+    data, lines = read_yaml(text, path, "a study file (name, models, methods, settings, ...)")
     try:
         study = Study.model_validate(data)
     except ValidationError as exc:
@@ -421,10 +292,10 @@ def parse_study(text: str, path: str | Path = "<study>") -> tuple[Study, dict[Pa
 def load_study(path: str | Path) -> Study:
     """Read, expand and validate a study file; any problem is an :class:`XshotError` naming the file and line."""
     p = Path(path)
+    if not p.is_file():
+        raise XshotError("no such study file", p)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise XshotError("no such study file", p) from None
     except (OSError, UnicodeDecodeError) as err:
         raise XshotError(f"cannot read study file: {err}", p) from None
     study, _ = parse_study(text, p)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from xshot.errors import XshotError
 from xshot.provenance import versions
 from xshot.results import RunResult
-from xshot.studies.spec import spec_language
+from xshot.data.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from xshot.data import Dataset, load
-from xshot.data.spec import BUILTINS
+from xshot.data.spec import DATASETS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -33,7 +33,7 @@ def shared_data() -> Path:
         for name, (languages, splits) in EXPECTED.items()
         for lang in languages.split()
         for split in splits
-        if not (path := BUILTINS[name].local_path(root, lang, split)).is_file()
+        if not (path := DATASETS.get(name).local_path(root, lang, split)).is_file()
     ]
     if missing:
         pytest.fail(f"real data missing under {root} ({len(missing)} files, e.g. {missing[0]}): set XSHOT_DATA_ROOT")

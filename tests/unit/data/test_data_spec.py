@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from xshot.data import load
-from xshot.data.spec import BUILTINS, parse_spec
+from xshot.data.spec import DATASETS, parse_spec
 from xshot.errors import XshotError
 
 
@@ -132,7 +132,7 @@ def test_local_languages_are_known(tmp_path: Path) -> None:
     (tmp_path / "ner/masakhaner2/new").mkdir(parents=True)
     (tmp_path / "ner/masakhaner2/new/test.txt").write_text("a O\n", encoding="utf-8")
     assert load("masakhaner2:new:test", data_root=tmp_path).language == "new"
-    assert "new" in BUILTINS["masakhaner2"].known_languages(tmp_path)
+    assert "new" in DATASETS.get("masakhaner2").known_languages(tmp_path)
 
 
 def test_missing_split_is_an_error(fixture_root: Path) -> None:

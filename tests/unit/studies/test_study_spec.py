@@ -7,7 +7,8 @@ import pytest
 from xshot.cli import main
 from xshot.errors import XshotError
 from xshot.studies.grid import expand
-from xshot.studies.spec import expand_env, load_study, parse_study
+from xshot.studies.spec import load_study, parse_study
+from xshot.yamlfile import expand_env
 from xshot.training.config import RunConfig
 
 from study_fixtures import TINY
