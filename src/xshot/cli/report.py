@@ -19,7 +19,7 @@ def report(
     ),
 ) -> None:
     """Write the study report: main tables, learning curves, low-resource bars, transfer analysis, cost, failures."""
-    from xshot.reporting.report import build_report, load_results
+    from xshot.reporting import build_report, load_results
 
     df = load_results(store)
     high = [c.strip() for c in high_resource.split(",") if c.strip()] if high_resource is not None else None

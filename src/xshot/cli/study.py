@@ -88,7 +88,7 @@ def run_command(
         f"(already done) in {result.elapsed_s:.1f}s -> {store_path}"
     )
     if report is not None:
-        from xshot.reporting.report import build_report, load_results
+        from xshot.reporting import build_report, load_results
 
         html = build_report(load_results(store_path), report, study=study_path)
         out.print(f"report: {html.parent / 'report.md'} and {html}")

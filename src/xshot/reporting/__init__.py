@@ -14,8 +14,10 @@ seeds), learning curves, per-language bars for low-resource languages, the trans
 (gap to the source language vs URIEL distances and tokenizer fertility, Spearman's ρ per
 method), the cost table and the failed cells.
 
-Modules: :mod:`.report` (analysis and entry point), :mod:`.stats`, :mod:`.uriel` (distances),
-:mod:`.languages` (codes, the high-resource list), :mod:`.figures`, :mod:`.document` (rendering).
+Modules: :mod:`.report` (the entry point), :mod:`.frame` (input checks, preparation, groups),
+:mod:`.sections` (one module per section, registered in order), :mod:`.format`, :mod:`.stats`,
+:mod:`.uriel` (distances), :mod:`.languages` (codes, the high-resource list), :mod:`.figures`,
+:mod:`.document` (rendering).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ __all__ = ["build_report", "load_results"]
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import xshot.reporting` free of matplotlib
     if name in __all__:
-        from xshot.reporting import report
+        import importlib
 
-        return getattr(report, name)
+        module = importlib.import_module("xshot.reporting.report" if name == "build_report" else "xshot.reporting.frame")
+        return getattr(module, name)
     raise AttributeError(f"module 'xshot.reporting' has no attribute {name!r}")

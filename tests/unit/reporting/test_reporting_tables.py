@@ -7,13 +7,17 @@ from reporting_data import make_results
 
 from xshot.errors import XshotError
 from xshot.reporting.languages import high_resource_set
-from xshot.reporting.report import _groups, _prepare, build_report, cost_table, main_table, transfer_analysis
+from xshot.reporting import build_report
+from xshot.reporting.frame import group_results, prepare
+from xshot.reporting.sections.cost import cost_table
+from xshot.reporting.sections.main import main_table
+from xshot.reporting.sections.transfer import transfer_analysis
 
 
 def groups_of(df, high=None):
-    d = _prepare(df)
+    d = prepare(df)
     done = d[(d["status"] == "done") & d["score"].notna()]
-    return _groups(done, high_resource_set(high)), done
+    return group_results(done, high_resource_set(high)), done
 
 
 def by_method(table):

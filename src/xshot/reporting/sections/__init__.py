@@ -1,0 +1,47 @@
+"""The report's sections, in order: each module computes its analysis from the prepared results, then
+renders it as a :class:`~xshot.reporting.document.Section`.
+
+A new analysis is one module with ``section(ctx) -> Section`` and one ``SECTIONS.add`` line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from xshot.registry import Registry
+from xshot.reporting.document import Figure, Paragraph, Section, Table
+from xshot.reporting.frame import Group
+
+
+@dataclass
+class ReportContext:
+    """What every section reads: the prepared rows, their groups (one per main table) and the method colours."""
+
+    done: pd.DataFrame  # completed rows with a score
+    failed: pd.DataFrame  # rows of failed cells
+    groups: list[Group]
+    colors: dict[str, str]
+    distance_fn: Callable | None = None  # URIEL distances unless a test replaces them
+    summary_rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv, filled by the main section
+
+
+def finish(section: Section, ctx: ReportContext) -> Section:
+    """A section without a table, a figure or a note says why it is empty."""
+    if not any(isinstance(b, (Table, Figure)) or b.note for b in section.blocks):
+        section.blocks.append(
+            Paragraph("No completed cells to show.", note=True) if ctx.done.empty else Paragraph("Nothing to show.")
+        )
+    return section
+
+
+SECTIONS: Registry[Callable[[ReportContext], Section]] = Registry("report section")
+SECTIONS.add("main", "xshot.reporting.sections.main:section")
+SECTIONS.add("curves", "xshot.reporting.sections.curves:section")
+SECTIONS.add("low-resource", "xshot.reporting.sections.low_resource:section")
+SECTIONS.add("transfer", "xshot.reporting.sections.transfer:section")
+SECTIONS.add("cost", "xshot.reporting.sections.cost:section")
+SECTIONS.add("failed", "xshot.reporting.sections.failures:section")
