@@ -426,17 +426,8 @@ def _tol(delta: float) -> float:
     return 1e-12 * max(1.0, abs(delta))
 
 
-def paired_test(
-    task: str,
-    gold,
-    pred_a,
-    pred_b,
-    metric: str | None = None,
-    n_resamples: int = 10000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    method: str = "centred",
-) -> dict[str, Any]:
+def paired_test(task: str, gold, pred_a, pred_b, metric: str | None = None, n_resamples: int = 10000, seed: int = 0,
+                alpha: float = 0.05, method: str = "centred") -> dict[str, Any]:
     """Paired bootstrap test of ``metric(A) - metric(B)`` on the same examples.
 
     Returns ``{"metric", "delta", "ci": (lo, hi), "p_value"}``; ``ci`` is the percentile
@@ -470,15 +461,8 @@ def paired_test(
     return {"metric": metric, "delta": delta, "ci": ci, "p_value": float(p)}
 
 
-def permutation_test(
-    task: str,
-    gold,
-    pred_a,
-    pred_b,
-    metric: str | None = None,
-    n_resamples: int = 10000,
-    seed: int = 0,
-) -> dict[str, Any]:
+def permutation_test(task: str, gold, pred_a, pred_b, metric: str | None = None, n_resamples: int = 10000,
+                     seed: int = 0) -> dict[str, Any]:
     """Approximate randomisation test of ``metric(A) - metric(B)``.
 
     Each round swaps the two systems' predictions of every example independently with

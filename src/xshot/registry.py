@@ -30,6 +30,11 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._entries[name] = entry
 
+    def add_modules(self, package: str, modules: tuple[str, ...], attribute: str) -> None:
+        """Register ``package.module:attribute`` for each module, named like the module with ``-`` for ``_``."""
+        for module in modules:
+            self.add(module.replace("_", "-"), f"{package}.{module}:{attribute}")
+
     def register(self, name: str):
         """Decorator form of :meth:`add`."""
 

@@ -51,9 +51,11 @@ def run_config(values: dict, source: str | None = None, lines: dict | None = Non
 def check_method_options(cfg, source: str | None = None, lines: dict | None = None) -> None:
     """The method's options resolve into its config, before any model loads (errors name the file's line)."""
     from xshot.errors import XshotError
+    from xshot.methods import get_method
     from xshot.training.run import method_config
     from xshot.yamlfile import line_of
 
+    get_method(cfg.method)  # an unknown name lists the registered ones
     try:
         method_config(cfg)
     except XshotError as err:
@@ -192,7 +194,26 @@ def export_cmd(
     print(f"wrote {export(run_dir, out)}")
 
 
+def methods_cmd() -> None:
+    """List the registered methods in display order: what each trains, its learning rate and what it is."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from xshot.methods import get_method
+
+    table = Table(title="methods (xshot train --method NAME; options: -o key=value)")
+    for col in ("name", "trains", "learning rate", "what"):
+        table.add_column(col)
+    for name in method_names():
+        method = get_method(name)
+        config = method.config_class()
+        table.add_row(name, "yes" if config.trains else "no", f"{config.learning_rate:g}" if config.trains else "—",
+                      method.description)
+    Console(width=160).print(table)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("methods")(methods_cmd)
     app.command("export")(export_cmd)
     app.command("train")(train)
     app.command("eval")(evaluate)

@@ -2,7 +2,7 @@
 
 Each method is one small package (``config.py`` with literature defaults and checked options,
 ``model.py`` with ``build``) whose ``__init__`` declares ``METHOD = Method(config class, builder,
-cost, description)``. Adding a method means adding its package and one ``METHODS.add`` line below;
+cost, description)``. Adding a method means adding its package and its name to ``METHODS`` below;
 the CLI help, the study schema, the planner and the report's method order all read this registry,
 and the registration order is the display order of tables and figures.
 """
@@ -19,12 +19,11 @@ from xshot.registry import Registry
 class Cost:
     """A method's unit costs for ``xshot plan``: 110M-parameter model, batch 16, 2-core CPU, fp32.
 
-    ``trains`` is False for methods that take no optimisation step (their training budget is ignored).
+    The training budget of a method whose config says it does not train (``trains``) is ignored.
     """
 
     step_s: float
     eval_s: float
-    trains: bool = True
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,9 @@ class Method:
 
 
 METHODS: Registry[Method] = Registry("method")
-METHODS.add("zero-shot", "xshot.methods.zero_shot:METHOD")
-METHODS.add("icl", "xshot.methods.icl:METHOD")
-METHODS.add("finetune", "xshot.methods.finetune:METHOD")
-METHODS.add("prompt", "xshot.methods.prompt:METHOD")
-METHODS.add("soft-prompt", "xshot.methods.soft_prompt:METHOD")
-METHODS.add("prefix", "xshot.methods.prefix:METHOD")
-METHODS.add("lora", "xshot.methods.lora:METHOD")
-METHODS.add("ia3", "xshot.methods.ia3:METHOD")
-METHODS.add("dualcl", "xshot.methods.dualcl:METHOD")
+#: the method packages, in display order; each is registered under its name with "-" for "_"
+METHODS.add_modules("xshot.methods", ("zero_shot", "icl", "finetune", "prompt", "soft_prompt", "prefix", "lora", "ia3",
+                                      "dualcl"), "METHOD")
 
 #: the method every other is compared with in the report's gains and findings
 BASELINE_METHOD = "finetune"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -38,6 +38,10 @@ def option(default: Any, help: str, *, choices: tuple | None = None, minimum: fl
 class MethodConfig:
     """Optimisation defaults shared by all methods; each method overrides what the literature says."""
 
+    #: False for methods that take no gradient step (zero-shot and in-context prompting)
+    trains: ClassVar[bool] = True
+    #: whether the method is meaningless without a pretrained LM head (no tied-embedding proxy)
+    needs_pretrained_lm_head: ClassVar[bool] = False
     learning_rate: float = option(2e-5, "peak learning rate of AdamW", minimum=0)
     batch_size: int = option(8, "examples per optimisation step", minimum=1)
     max_steps: int = option(100, "optimisation steps (0: evaluate the untrained model)", minimum=0)
@@ -72,16 +76,6 @@ class MethodConfig:
     def uses_lm_head(self) -> bool:
         """Whether the backbone must be loaded with its pretrained LM head (verbalizer scoring)."""
         return False
-
-    @property
-    def needs_pretrained_lm_head(self) -> bool:
-        """Whether the method is meaningless without a pretrained LM head (no tied-embedding proxy)."""
-        return False
-
-    @property
-    def trains(self) -> bool:
-        """False for methods that take no gradient step (zero-shot and in-context prompting)."""
-        return True
 
     @property
     def wants_target_shots(self) -> bool:

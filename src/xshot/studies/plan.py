@@ -89,7 +89,7 @@ def train_examples(config: RunConfig) -> int:
 
 def train_steps(config: RunConfig) -> int:
     """Optimisation steps the cell will take (max_steps, else epochs over the training examples)."""
-    if not get_method(config.method).cost.trains:
+    if not get_method(config.method).config_class.trains:
         return 0
     batch = config.batch_size or DEFAULT_BATCH
     phases = [config.k]

@@ -57,7 +57,7 @@ def test_method_end_to_end(backbone, task, method, tmp_path):
             assert ev.fertility > 1.0
         lines = (tmp_path / "predictions" / f"{spec.replace(':', '_')}.jsonl").read_text().splitlines()
         assert len(lines) == config.eval_limit
-    if get_method(method).cost.trains:
+    if get_method(method).config_class.trains:
         assert 0 < metrics.params.trainable <= metrics.params.total
         assert metrics.time.train_s > 0
     else:

@@ -5,6 +5,6 @@ from xshot.methods.icl.config import ICLConfig
 from xshot.methods.icl.model import ICLModel, build
 
 #: inference only; the shared demonstrations are encoded once (measured on gemma3-270m: about zero-shot's cost)
-METHOD = Method(ICLConfig, build, Cost(step_s=0.0, eval_s=0.06, trains=False), __doc__)
+METHOD = Method(ICLConfig, build, Cost(step_s=0.0, eval_s=0.06), __doc__)
 
 __all__ = ["ICLConfig", "ICLModel", "build"]

@@ -5,6 +5,6 @@ from xshot.methods.zero_shot.config import ZeroShotConfig
 from xshot.methods.zero_shot.model import ZeroShotModel, build
 
 #: inference only: the cost of a prompt method's evaluation
-METHOD = Method(ZeroShotConfig, build, Cost(step_s=0.0, eval_s=0.05, trains=False), __doc__)
+METHOD = Method(ZeroShotConfig, build, Cost(step_s=0.0, eval_s=0.05), __doc__)
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "build"]

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xshot.errors import XshotError
 from xshot.methods.base import option
@@ -17,6 +18,9 @@ class ZeroShotConfig(PromptConfig):
     (premise and hypothesis both "N/A", "" and "[MASK]", the paper's three), i.e. W = diag(p_cf)^-1, b = 0.
     """
 
+    trains: ClassVar[bool] = False
+    needs_pretrained_lm_head: ClassVar[bool] = True
+
     calibrate: bool = option(False, "NLI: contextual calibration by content-free inputs (Zhao et al. 2021)")
     content_free: list[str] = option(list(CONTENT_FREE), "the content-free inputs of the calibration")
 
@@ -24,14 +28,6 @@ class ZeroShotConfig(PromptConfig):
         super().__post_init__()
         if self.calibrate and not self.content_free:
             raise XshotError("option content_free: calibration needs at least one content-free input")
-
-    @property
-    def trains(self) -> bool:
-        return False
-
-    @property
-    def needs_pretrained_lm_head(self) -> bool:
-        return True
 
     def check_task(self, task: str) -> None:
         if self.calibrate and task != "nli":

@@ -1,7 +1,8 @@
 """The report's sections, in order: each module computes its analysis from the prepared results, then
 renders it as a :class:`~xshot.reporting.document.Section`.
 
-A new analysis is one module with ``section(ctx) -> Section`` and one ``SECTIONS.add`` line below.
+A new analysis is one module with ``section(ctx) -> Section`` and its name in ``SECTIONS`` below (the order
+of the report).
 """
 
 from __future__ import annotations
@@ -39,9 +40,5 @@ def finish(section: Section, ctx: ReportContext) -> Section:
 
 
 SECTIONS: Registry[Callable[[ReportContext], Section]] = Registry("report section")
-SECTIONS.add("main", "xshot.reporting.sections.main:section")
-SECTIONS.add("curves", "xshot.reporting.sections.curves:section")
-SECTIONS.add("low-resource", "xshot.reporting.sections.low_resource:section")
-SECTIONS.add("transfer", "xshot.reporting.sections.transfer:section")
-SECTIONS.add("cost", "xshot.reporting.sections.cost:section")
-SECTIONS.add("failed", "xshot.reporting.sections.failures:section")
+SECTIONS.add_modules("xshot.reporting.sections", ("main", "curves", "low_resource", "transfer", "cost", "failures"),
+                     "section")

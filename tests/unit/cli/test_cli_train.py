@@ -81,6 +81,22 @@ def test_bad_usage_is_one_line_and_exit_2(tiny_encoder, tmp_path, capsys):
     assert "not a model saved by xshot" in capsys.readouterr().err
 
 
+def test_a_config_file_error_names_its_line_and_flags_are_not_blamed_on_the_file(tiny_encoder, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"task: nli\nmodel: {tiny_encoder}\nmethod: lora\ntrain: jsonl:x\nk: many\n"
+                      "options:\n  rank: -1\n", encoding="utf-8")
+    assert main(["train", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == f"xshot: error: {config}:5: k: Input should be a valid integer, unable to parse string as an integer"
+    assert main(["train", "--config", str(config), "--k", "2"]) == 2  # k from the flag; the option's line
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"xshot: error: {config}:6: method 'lora': option rank must be at least 1, not -1"]
+    config.write_text(f"task: nli\nmodel: {tiny_encoder}\nmethod: lora\ntrain: jsonl:x\n", encoding="utf-8")
+    assert main(["train", "--config", str(config), "--max-length", "-"]) == 2  # a flag's own error: no file line
+    assert main(["train", "--config", str(config), "-o", "rnk=8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"xshot: error: {config}: method 'lora': ") and "rnk" in err
+
+
 @pytest.mark.parametrize("backbone", ["tiny_encoder", "tiny_decoder"])
 def test_export_is_a_transformers_model_with_the_same_logits(request, tmp_path, capsys, backbone):
     import torch
