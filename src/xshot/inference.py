@@ -6,7 +6,7 @@ from pathlib import Path
 
 from xshot.backbone import select_device, select_precision
 from xshot.data.examples import NERExample, NLIExample
-from xshot.data.readers import read_lines
+from xshot.data.readers import conll_sentences, read_lines
 from xshot.errors import XshotError
 from xshot.methods.base import XshotModel
 from xshot.training.config import RunConfig
@@ -32,15 +32,7 @@ def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample
     conll = any(not line.strip() for line in lines) and all(len(line.split()) <= 2 for line in lines if line.strip())
     if not conll:
         return [NERExample(tuple(line.split()), None) for line in lines if line.strip()]
-    sentences, current = [], []
-    for line in lines + [""]:
-        if line.strip():
-            if not line.startswith("-DOCSTART-"):
-                current.append(line.split()[0])
-        elif current:
-            sentences.append(NERExample(tuple(current), None))
-            current = []
-    return sentences
+    return [NERExample(tuple(line.split()[0] for _, line in block), None) for block in conll_sentences(lines)]
 
 
 def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]:

@@ -52,7 +52,7 @@ def check_method_options(cfg, source: str | None = None, lines: dict | None = No
     """The method's options resolve into its config, before any model loads (errors name the file's line)."""
     from xshot.errors import XshotError
     from xshot.methods import get_method
-    from xshot.training.run import method_config
+    from xshot.training.prepare import method_config
     from xshot.yamlfile import line_of
 
     get_method(cfg.method)  # an unknown name lists the registered ones
@@ -150,7 +150,8 @@ def evaluate(
     from xshot.io import write_json
     from xshot.methods import get_method
     from xshot.training.checkpoint import load_model, read_manifest
-    from xshot.training.run import Runtime, evaluate_spec
+    from xshot.training.prepare import Runtime
+    from xshot.training.run import evaluate_spec
 
     manifest = read_manifest(model_dir)
     model, cfg = load_model(model_dir)

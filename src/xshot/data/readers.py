@@ -104,6 +104,20 @@ def _conll_fields(line: str, tab_separated: bool) -> list[str]:
     return _BLANKS.split(line.rstrip(" \t"))  # a leading blank leaves an empty token field
 
 
+def conll_sentences(lines: list[str]) -> Iterator[list[tuple[int, str]]]:
+    """The (line number, line) groups of a CoNLL file: blank lines and ``-DOCSTART-`` lines end a sentence."""
+    current: list[tuple[int, str]] = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if current:
+                yield current
+            current = []
+        else:
+            current.append((lineno, line))
+    if current:
+        yield current
+
+
 def read_conll(path: str | Path) -> Dataset:
     """CoNLL-style NER: ``token ... TAG`` per line, blank line between sentences.
 
@@ -111,39 +125,34 @@ def read_conll(path: str | Path) -> Dataset:
     line also fixes the column count. ``-DOCSTART-`` lines are document boundaries. Lines with
     an empty token are skipped and counted in ``meta["blank_tokens_skipped"]``.
     """
-    lines = read_lines(path)
     sentences: list[tuple[list[str], list[str]]] = []
-    tokens: list[str] = []
-    tags: list[str] = []
     layout: tuple[bool, int, int] | None = None  # (tab-separated, columns, line that set them)
     blank_tokens = 0
     valid_tags: set[str] = set()  # a corpus has a handful of distinct tags: check each once
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            if tokens:
-                sentences.append((tokens, tags))
-                tokens, tags = [], []
-            continue
-        if layout is None:
-            tab = "\t" in line
-            layout = (tab, len(_conll_fields(line, tab)), lineno)
-        fields = _conll_fields(line, layout[0])
-        if len(fields) != layout[1] or layout[1] < 2:
-            expected = "a token and a tag column" if layout[1] < 2 else f"{layout[1]} columns as on line {layout[2]}"
-            raise XshotError(f"wrong column count: expected {expected}, found {len(fields)}", path, lineno)
-        tag = fields[-1]
-        if tag not in valid_tags:
-            check_tag(tag, path, lineno)
-            valid_tags.add(tag)
-        if not fields[0] and all(fields[1:]):
-            blank_tokens += 1  # e.g. ' O' in MasakhaNER 2.0 xho: a whitespace token no tokenizer can use
-            continue
-        if not all(fields):
-            raise XshotError("empty column", path, lineno)
-        tokens.append(fields[0])
-        tags.append(tag)
-    if tokens:
-        sentences.append((tokens, tags))
+    for block in conll_sentences(read_lines(path)):
+        tokens: list[str] = []
+        tags: list[str] = []
+        for lineno, line in block:
+            if layout is None:
+                tab = "\t" in line
+                layout = (tab, len(_conll_fields(line, tab)), lineno)
+            fields = _conll_fields(line, layout[0])
+            if len(fields) != layout[1] or layout[1] < 2:
+                expected = "a token and a tag column" if layout[1] < 2 else f"{layout[1]} columns as on line {layout[2]}"
+                raise XshotError(f"wrong column count: expected {expected}, found {len(fields)}", path, lineno)
+            tag = fields[-1]
+            if tag not in valid_tags:
+                check_tag(tag, path, lineno)
+                valid_tags.add(tag)
+            if not fields[0] and all(fields[1:]):
+                blank_tokens += 1  # e.g. ' O' in MasakhaNER 2.0 xho: a whitespace token no tokenizer can use
+                continue
+            if not all(fields):
+                raise XshotError("empty column", path, lineno)
+            tokens.append(fields[0])
+            tags.append(tag)
+        if tokens:
+            sentences.append((tokens, tags))
     if not sentences:
         raise XshotError("no sentences (only -DOCSTART- lines)", path)
     language = _strip_language_prefixes(sentences)

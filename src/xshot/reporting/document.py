@@ -60,10 +60,6 @@ class Document:
         blocks = list(self.intro) + [b for s in self.sections for b in s.blocks]
         return [b for b in blocks if isinstance(b, Figure)]
 
-    def tables(self) -> list[Table]:
-        blocks = list(self.intro) + [b for s in self.sections for b in s.blocks]
-        return [b for b in blocks if isinstance(b, Table)]
-
 
 # --------------------------------------------------------------------------- Markdown
 

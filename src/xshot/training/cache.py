@@ -320,15 +320,3 @@ def _warn_once(what: str, message: str) -> None:
     if what not in _warned:
         _warned.add(what)
         log.warning(message)
-
-
-def clear(root: Path | None = None) -> int:
-    """Delete every feature cache entry; returns how many were removed."""
-    root = root if root is not None else cache_dir()
-    if root is None or not (root / "features").is_dir():
-        return 0
-    removed = 0
-    for p in (root / "features").glob("*.safetensors"):
-        p.unlink(missing_ok=True)
-        removed += 1
-    return removed

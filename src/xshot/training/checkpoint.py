@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from xshot.errors import XshotError
-from xshot.io import write_json
+from xshot.io import atomic_open, write_json
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.training.config import RunConfig
+from xshot.training.prepare import Runtime, build_model, training_data
 
 WEIGHTS = "trainable.safetensors"
 MANIFEST = "xshot.json"
@@ -41,15 +40,8 @@ def trainable_state(model: XshotModel) -> dict[str, torch.Tensor]:
 
 def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: MethodConfig,
                entity_types: tuple[str, ...], source_language: str | None) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".weights.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file(trainable_state(model), tmp, metadata={"format": "pt", "xshot": "trainable"})
-        os.replace(tmp, directory / WEIGHTS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(directory / WEIGHTS, "wb") as f:
+        f.write(save(trainable_state(model), metadata={"format": "pt", "xshot": "trainable"}))
     if hasattr(model.body, "peft_config"):  # a standard adapter directory: PeftModel.from_pretrained(base, it)
         model.body.save_pretrained(directory / PEFT_DIR, safe_serialization=True)
     write_json(directory / MANIFEST, {
@@ -77,7 +69,6 @@ def read_manifest(directory: str | Path) -> dict:
 def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable)."""
     from xshot.methods import get_method
-    from xshot.training.run import build_model  # run saves models: imported here, not at the top
 
     directory = model_directory(directory)
     manifest = read_manifest(directory)
@@ -93,8 +84,6 @@ def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
         for name, tensor in state.items():
             params[name].copy_(tensor)
     if not mcfg.trains:  # in-context demonstrations are the shots: draw them again (same spec, K and seed)
-        from xshot.training.run import Runtime, training_data
-
         shots = training_data(config, config.train, config.k, Runtime(torch.device("cpu"), None, None, False))
         model.observe_shots(shots.examples, shots.language, config.seed)
     model.eval()

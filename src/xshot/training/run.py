@@ -12,80 +12,30 @@ import json
 import logging
 import resource
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from xshot.backbone import count_parameters, load_backbone, select_device, select_precision
-from xshot.data import Dataset, load
-from xshot.data.labels import relabel, resolve_policy
+from xshot.backbone import count_parameters, select_device, select_precision
+from xshot.data import Dataset
+from xshot.data.labels import resolve_policy
+from xshot.data.sampling import subsample
 from xshot.data.spec import with_language
-from xshot.data.sampling import sample_few_shot, subsample
 from xshot.data.stats import word_fertility
-from xshot.errors import Unavailable, XshotError
+from xshot.errors import XshotError
 from xshot.io import write_jsonl
-from xshot.methods import get_method
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.provenance import versions
 from xshot.results import Evaluation, Parameters, RunResult, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
-from xshot.training.config import RunConfig, data_resource
+from xshot.training.config import RunConfig
 from xshot.training.evaluate import predict_proba
+from xshot.training.prepare import Runtime, build_model, load_data, method_config, training_data
 from xshot.training.tracking import log_run, track_dir
 from xshot.training.trainer import seed_everything, train
 
 log = logging.getLogger("xshot")
 EVAL_SUBSET_SEED = 0  # the same evaluation subset for every method and seed, so runs are paired
-
-
-@dataclass
-class Runtime:
-    device: torch.device
-    dtype: torch.dtype | None
-    data_root: str | None
-    progress: bool
-
-
-def method_config(config: RunConfig) -> MethodConfig:
-    overrides = dict(config.options)
-    for field, value in (("learning_rate", config.learning_rate), ("batch_size", config.batch_size)):
-        if value is not None:
-            overrides[field] = value
-    mcfg = get_method(config.method).config_class.resolve(overrides)
-    mcfg.check_task(config.task)
-    return mcfg
-
-
-def load_data(spec: str, split: str, data_root: str | None) -> Dataset:
-    try:
-        return load(spec, split, data_root)
-    except Unavailable:
-        raise
-    except XshotError as err:
-        raise Unavailable(err.message, data_resource(spec, split), err.path, err.line) from None
-
-
-def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> Dataset:
-    data = load_data(spec, config.train_split, rt.data_root)
-    if data.task != config.task:
-        raise XshotError(f"{spec} is a {data.task} dataset, but the run's task is {config.task}")
-    if config.label_map and data.task == "ner":
-        data = dataclasses.replace(data, examples=[dataclasses.replace(ex, tags=relabel(ex.tags, config.label_map))
-                                                   for ex in data.examples],
-                                   labels=tuple(sorted({config.label_map.get(t, t) for t in data.labels} - {"O"})))
-    return sample_few_shot(data, k, config.seed) if k else data
-
-
-def build_model(config: RunConfig, mcfg: MethodConfig, entity_types: tuple[str, ...],
-                source_language: str | None) -> XshotModel:
-    backbone = load_backbone(config.model, trust_remote_code=config.trust_remote_code,
-                             want_lm_head=mcfg.uses_lm_head, check=mcfg.check_backbone)
-    model = get_method(config.method).build(backbone, config.task, entity_types, mcfg,
-                                            max_length=config.max_length, source_language=source_language)
-    if mcfg.freeze_embeddings:
-        model.freeze_input_embeddings()
-    return model
 
 
 def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap: int = 1000,

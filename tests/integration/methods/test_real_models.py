@@ -17,7 +17,8 @@ from xshot.errors import XshotError
 from xshot.methods import get_method, method_names
 from xshot.training.checkpoint import load_model
 from xshot.training.config import RunConfig
-from xshot.training.run import EVAL_SUBSET_SEED, Runtime, evaluate_dataset, run
+from xshot.training.prepare import Runtime
+from xshot.training.run import EVAL_SUBSET_SEED, evaluate_dataset, run
 
 pytestmark = pytest.mark.integration
 #: what a method refuses up front, by (method, task) or (method, backbone)

@@ -183,7 +183,8 @@ def test_disabled_and_unwritable(tiny_encoder, tmp_path, monkeypatch):
 
 
 def test_evaluate_dataset_uses_the_cache(tiny_encoder, root):
-    from xshot.training.run import Runtime, evaluate_dataset
+    from xshot.training.prepare import Runtime
+    from xshot.training.run import evaluate_dataset
 
     model = build(tiny_encoder)
     rt = Runtime(torch.device("cpu"), None, None, False)
