@@ -12,9 +12,11 @@ logits then no longer line up with the labels).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from xshot.methods.base import XshotModel, option
+from xshot.errors import XshotError
+from xshot.methods.base import MethodConfig, XshotModel, option
 from xshot.methods.prompt.config import PromptConfig
 
 HEADS = ("verbalizer", "linear")
@@ -27,9 +29,23 @@ class PeftConfig(PromptConfig):
     head: str = option("verbalizer", "scorer on the frozen body: verbalizer (label words) or linear",
                        choices=HEADS)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.head == "linear":  # the prompt options only mean something to the verbalizer head
+            for f in dataclasses.fields(PromptConfig):
+                if f.name not in _SHARED_FIELDS and getattr(self, f.name) != _default(f):
+                    raise XshotError(f"option {f.name} is for head=verbalizer; this run has head=linear")
+
     @property
     def uses_lm_head(self) -> bool:
         return self.head == "verbalizer"
+
+
+_SHARED_FIELDS = {f.name for f in dataclasses.fields(MethodConfig)}
+
+
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def scored_model(backbone, task, entity_types, config: PeftConfig, **kwargs) -> XshotModel:

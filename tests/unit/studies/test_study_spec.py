@@ -188,6 +188,7 @@ def test_cli_missing_study_file(tmp_path, capsys):
     ("{verbalizer_language: targte}", "method 'lora': option verbalizer_language must be one of source, target"),
     ("{rank: -1}", "method 'lora': option rank must be at least 1"),
     ("{freeze_embeddings: maybe}", "method 'lora': option freeze_embeddings: expected true or false"),
+    ("{template: x}", "method 'lora': option template is for head=verbalizer; this run has head=linear"),
 ])
 def test_bad_method_options_fail_at_load_with_file_and_line(make_study, options, message):
     text = f"""\
