@@ -176,7 +176,7 @@ def train_quick_model(config_kwargs: dict[str, Any], data_root: str):
     import torch
 
     from xshot.training.config import RunConfig
-    from xshot.training.run import Runtime, build_model, method_config, training_data
+    from xshot.training.prepare import Runtime, build_model, method_config, training_data
     from xshot.training.trainer import train
 
     config = RunConfig(**config_kwargs)

@@ -72,7 +72,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         with tempfile.TemporaryDirectory(prefix="xshot-cache-") as cache:
             os.environ["XSHOT_CACHE_DIR"] = cache
-            metrics = run(config, data_root=root)
+            metrics = run(config, data_root=root).to_json()
         outputs["xshot"].append({s: {**metrics["evaluations"][s], "predictions": captured[s]} for s in specs})
         parts["xshot"].append(metrics["time"])
         C.log(f"cell_cost: xshot {metrics['time']}")

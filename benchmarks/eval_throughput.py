@@ -115,7 +115,7 @@ def main() -> None:
             data = subsample(load(spec, None, root), args.per_language, EVAL_SUBSET_SEED)
             data.name = spec
             evaluation, records = evaluate_dataset(model, data, rt, bootstrap=args.bootstrap)
-            results["xshot"][spec] = ([r["prediction"] for r in records], evaluation["scores"]["accuracy"])
+            results["xshot"][spec] = ([r["prediction"] for r in records], evaluation.score("accuracy"))
 
     @torch.inference_mode()
     def run_bare(rep: int, batches=bare_batches) -> None:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from xshot.errors import Unavailable, XshotError
+from xshot.hardware import cpu_has_native_bf16
 
 Kind = Literal["encoder", "decoder"]
 
@@ -243,12 +244,22 @@ def select_device(requested: str = "auto") -> torch.device:
 
 
 def select_precision(device: torch.device, requested: str = "auto") -> torch.dtype | None:
-    """The autocast dtype: bf16 on GPUs that support it, fp16 on older GPUs, none (fp32) on CPU/MPS."""
-    if requested == "fp32" or (requested == "auto" and device.type != "cuda"):
+    """The autocast dtype: with ``auto``, bf16 on GPUs that support it (else fp16) and on CPUs with bf16
+    matrix units, none (fp32) on other CPUs and MPS."""
+    if requested == "fp32":
         return None
-    if requested == "bf16" or (requested == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return torch.float16
+    if requested == "auto":
+        if device.type == "cpu":
+            return torch.bfloat16 if cpu_has_native_bf16() else None
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if requested == "bf16" else torch.float16
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """How results name a precision: ``bf16``, ``fp16`` or ``fp32``."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
 logging.getLogger("transformers").setLevel(logging.ERROR)

@@ -10,7 +10,7 @@ from xshot.data.readers import conll_sentences, read_lines
 from xshot.errors import XshotError
 from xshot.methods.base import XshotModel
 from xshot.training.config import RunConfig
-from xshot.training.evaluate import predict_proba
+from xshot.training.evaluate import predict_proba, to_inference_precision
 
 
 def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample]:
@@ -41,7 +41,8 @@ def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]
         raise XshotError("no examples to label", path)
     device = select_device(config.device)
     features = model.encode(examples)
-    predicted = predict_proba(model, features, device=device, dtype=select_precision(device, config.precision))
+    dtype = select_precision(device, config.precision)
+    predicted = predict_proba(to_inference_precision(model, dtype), features, device=device, dtype=dtype)
     labels = model.labels
     named = predicted.named(labels)
     if config.task == "nli":

@@ -9,6 +9,7 @@ as extra fields of :class:`Evaluation`.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from xshot.errors import XshotError
 from xshot.io import write_json
 from xshot.metrics import primary_metric
+
+
+def normalize_precision(value: Any) -> str | None:
+    """bf16 / fp16 / fp32 (results before 0.1 wrote the torch dtype, e.g. ``torch.bfloat16``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("", "None"):
+        return None
+    text = str(value).removeprefix("torch.")
+    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(text, text)
 
 
 class Evaluation(BaseModel):
@@ -98,7 +107,8 @@ class RunResult(BaseModel):
     peak_memory_mb: float | None = None
     model_source: str | None = Field(default=None, description="what the model name (an alias) resolved to")
     device: str | None = None
-    precision: str | None = None
+    precision: str | None = Field(default=None, description="bf16, fp16 or fp32: the autocast the run used")
+    threads: int | None = Field(default=None, description="intra-op CPU threads")
     notes: list[str] = Field(default_factory=list)
     versions: dict[str, str] = Field(default_factory=dict)
 

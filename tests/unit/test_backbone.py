@@ -1,5 +1,6 @@
 """Loading a backbone never leaves a weight at random, whatever name the checkpoint stores it under."""
 
+import os
 import shutil
 
 import pytest
@@ -41,3 +42,38 @@ def test_a_weight_missing_from_the_checkpoint_is_an_error(tiny_encoder_no_head, 
     path = rewritten(tiny_encoder_no_head, tmp_path / "incomplete", drop_a_layer_weight)
     with pytest.raises(XshotError, match=r"has no weights for .*attention.*\(they would be random\)"):
         load_backbone(path, want_lm_head=False)
+
+
+@pytest.mark.parametrize("native,expected", [(True, torch.bfloat16), (False, None)])
+def test_auto_precision_is_bf16_on_cpus_with_bf16_matrix_units(monkeypatch, native, expected):
+    from xshot import backbone
+
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert backbone.select_precision(cpu, "auto") is expected
+    assert backbone.select_precision(cpu, "fp32") is None and backbone.select_precision(cpu, "bf16") is torch.bfloat16
+    assert backbone.precision_name(backbone.select_precision(cpu, "auto")) == ("bf16" if native else "fp32")
+
+
+def test_native_bf16_detection_reads_the_cpu_flags():
+    from xshot.hardware import cpu_has_native_bf16
+
+    flags = open("/proc/cpuinfo", encoding="utf-8").read()
+    assert cpu_has_native_bf16() == (" amx_bf16" in flags or " avx512_bf16" in flags)
+
+
+def test_threads_follow_omp_num_threads_else_the_physical_cores(monkeypatch):
+    import psutil
+
+    from xshot.hardware import configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        assert configure_threads() == 1
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        usable = len(os.sched_getaffinity(0))  # hyper-threads left out
+        assert configure_threads() == max(1, usable * psutil.cpu_count(logical=False) // psutil.cpu_count(logical=True))
+    finally:
+        torch.set_num_threads(before)

@@ -150,6 +150,7 @@ def evaluate(
     from xshot.io import write_json
     from xshot.methods import get_method
     from xshot.training.checkpoint import load_model, read_manifest
+    from xshot.training.evaluate import to_inference_precision
     from xshot.training.prepare import Runtime
     from xshot.training.run import evaluate_spec
 
@@ -158,6 +159,7 @@ def evaluate(
     mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
     device = select_device(cfg.device)
     rt = Runtime(device, select_precision(device, cfg.precision), data_root, True)
+    to_inference_precision(model, rt.dtype)
     shots_seen = {manifest["source_language"]}
     results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
                for spec in [s.strip() for s in data.split(",") if s.strip()]}

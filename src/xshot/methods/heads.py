@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from xshot.backbone import Backbone
+
+
+def in_fp32(h: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Scores are computed in fp32 even under bf16 autocast: rounding class logits to bf16 (8 significant
+    bits, steps of 0.125 at a logit of 20) would decide close calls by rounding, not by the model."""
+    return torch.autocast(h.device.type, enabled=False)
 
 
 class LinearHead(nn.Module):
@@ -16,7 +24,9 @@ class LinearHead(nn.Module):
         self.linear = nn.Linear(hidden_size, n_classes)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.dropout(h))
+        with in_fp32(h):  # also when the weights are bf16 (bf16 evaluation)
+            bias = self.linear.bias.float() if self.linear.bias is not None else None
+            return F.linear(self.dropout(h.float()), self.linear.weight.float(), bias)
 
 
 class VocabScorer(nn.Module):
@@ -47,35 +57,38 @@ class VocabScorer(nn.Module):
         self.softcap = getattr(backbone.body.config, "final_logit_softcapping", None)
 
     def forward(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """h [..., D], ids [..., K] (same leading dims, or [K] shared) → logits [..., K]."""
-        if self.mode == "mlm-head":
-            full = self.lm_head(h)
-            logits = full.gather(-1, ids.expand(*full.shape[:-1], ids.size(-1)))
-        else:
-            rows = self.weight_source.weight[ids]  # [..., K, D]
-            if ids.dim() == 1:
-                logits = F.linear(h, rows)
+        """h [..., D], ids [..., K] (same leading dims, or [K] shared) → fp32 logits [..., K]."""
+        with in_fp32(h):
+            if self.mode == "mlm-head":  # the head's transform runs in its own precision
+                full = self.lm_head(h.to(next(self.lm_head.parameters()).dtype)).float()
+                logits = full.gather(-1, ids.expand(*full.shape[:-1], ids.size(-1)))
             else:
-                logits = (rows * h.unsqueeze(-2)).sum(-1)
-            head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
-            if head_bias is not None:
-                logits = logits + head_bias[ids]
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+                h = h.float()
+                rows = self.weight_source.weight[ids].float()  # [..., K, D]
+                if ids.dim() == 1:
+                    logits = F.linear(h, rows)
+                else:
+                    logits = (rows * h.unsqueeze(-2)).sum(-1)
+                head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+                if head_bias is not None:
+                    logits = logits + head_bias[ids].float()
+            if self.softcap:
+                logits = torch.tanh(logits / self.softcap) * self.softcap
+            return logits
 
     def full_vocabulary(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits over the whole vocabulary (decoder multi-token scoring and the reference path)."""
-        if self.mode == "mlm-head":
-            logits = self.lm_head(h)
-        else:
-            logits = F.linear(h, self.weight_source.weight)
-            head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
-            if head_bias is not None:
-                logits = logits + head_bias
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+        """fp32 logits over the whole vocabulary (decoder multi-token scoring and the reference path)."""
+        with in_fp32(h):
+            if self.mode == "mlm-head":
+                logits = self.lm_head(h.to(next(self.lm_head.parameters()).dtype)).float()
+            else:
+                logits = F.linear(h.float(), self.weight_source.weight.float())
+                head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+                if head_bias is not None:
+                    logits = logits + head_bias.float()
+            if self.softcap:
+                logits = torch.tanh(logits / self.softcap) * self.softcap
+            return logits
 
 
 def label_word_table(backbone: Backbone, words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,6 +22,7 @@ from xshot.reporting.document import Paragraph
 from xshot.reporting.format import short_model, slug
 from xshot.reporting.languages import to_iso639_3
 from xshot.reporting.stats import summarize
+from xshot.results import normalize_precision
 
 REQUIRED_COLUMNS = (
     "cell",
@@ -39,6 +40,7 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = (
     "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
     "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
+    "precision",
 )  # fmt: skip
 
 
@@ -138,6 +140,10 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     d["eval_set"] = _text(d["eval_set"])
     d["lang_iso"] = d["language"].map(lambda c: to_iso639_3(c) or c.lower())
     d["src_iso"] = d["source_language"].map(lambda c: to_iso639_3(c) or c.lower())
+    # results at different precisions are different results: their own tables, once a study mixes them
+    d["precision"] = d["precision"].map(normalize_precision)
+    mixed = d.loc[d["status"] == "done", "precision"].nunique(dropna=False) > 1
+    d["precision_label"] = d["precision"].fillna("unknown precision") if mixed else ""
     d["primary_metric"] = d["primary_metric"].fillna(d["task"].map(PRIMARY_METRIC)).fillna("score")
     return d
 
@@ -169,6 +175,7 @@ class Group:
     k_label: str
     k_num: float
     target_k: str  # "" unless the setting adds target-language shots
+    precision: str  # "" unless the results mix precisions
     metric: str
     rows: pd.DataFrame
     methods: list[str]
@@ -189,6 +196,8 @@ class Group:
         parts.append(f"{self.train} ({self.source})")
         if self.target_k:
             parts.append(f"+ target K = {self.target_k}")
+        if self.precision:
+            parts.append(self.precision)
         return " · ".join(parts)
 
     def title(self) -> str:
@@ -198,6 +207,8 @@ class Group:
         parts = [kind, self.task, short_model(self.model), self.setting, self.train]
         if self.target_k:
             parts.append("tk" + self.target_k)
+        if self.precision:
+            parts.append(self.precision)
         if with_k:
             parts.append("k" + self.k_label)
         return f"figures/{slug(*parts)}.png"
@@ -220,8 +231,9 @@ class Group:
 
 def group_results(done: pd.DataFrame, high: frozenset[str]) -> list[Group]:
     out = []
-    keys = ["task", "model", "setting", "train", "source_language", "k_label", "target_k_label"]
-    for (task, model, setting, train, source, k_label, target_k), rows in done.groupby(keys, sort=False, dropna=False):
+    keys = ["task", "model", "setting", "train", "source_language", "k_label", "target_k_label", "precision_label"]
+    for (task, model, setting, train, source, k_label, target_k, precision), rows in done.groupby(
+            keys, sort=False, dropna=False):
         methods = method_order(rows["method"])
         pairs = rows[["language", "eval_set", "lang_iso", "src_iso"]].drop_duplicates(["language", "eval_set"])
         per_lang = pairs.groupby("language")["eval_set"].nunique()
@@ -241,13 +253,13 @@ def group_results(done: pd.DataFrame, high: frozenset[str]) -> list[Group]:
         cols.sort(key=lambda c: (not c.is_source, c.header))
         g = Group(
             task=task, model=model, setting=setting, train=train, source=source, k_label=k_label,
-            k_num=float(rows["k_num"].iloc[0]), target_k=target_k, metric=str(rows["primary_metric"].iloc[0]),
+            k_num=float(rows["k_num"].iloc[0]), target_k=target_k, precision=precision, metric=str(rows["primary_metric"].iloc[0]),
             rows=rows, methods=methods, columns=cols,
         )  # fmt: skip
         per_seed = rows.groupby(["method", "language", "eval_set", "seed"], dropna=False)["score"].mean()
         for (method, lang, es, seed), s in per_seed.items():
             g.scores.setdefault((method, (lang, es)), {})[seed] = float(s)
         out.append(g)
-    out.sort(key=lambda g: (g.task, g.model, g.setting, g.train, g.target_k,
+    out.sort(key=lambda g: (g.task, g.model, g.setting, g.train, g.target_k, g.precision,
                             math.isnan(g.k_num), g.k_num if not math.isnan(g.k_num) else 0))  # fmt: skip
     return out

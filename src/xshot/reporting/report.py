@@ -83,6 +83,11 @@ def build_report(
     plan = plan_note(spec, d) if spec is not None else None
     if plan is not None:
         doc.intro.append(plan)
+    precisions = sorted(p for p in done["precision_label"].unique() if p)
+    if precisions:
+        doc.intro.append(Paragraph(
+            f"These results mix precisions ({', '.join(precisions)}): results at different precisions are different "
+            "results, so each has its own tables; compare methods within one precision.", note=True))
     if n_incomplete:
         doc.intro.append(
             Paragraph(f"{n_incomplete} completed row(s) without a score or evaluation set were ignored.", note=True)

@@ -26,9 +26,13 @@ from typing import Any
 from xshot.methods import get_method
 from xshot.studies.grid import Cell
 from xshot.data.spec import builtin, parse_spec
+from xshot.hardware import cpu_has_native_bf16
 from xshot.training.config import RunConfig
 
 DEFAULT_LOAD_S = 5.4
+#: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
+#: below (which are fp32): medians of benchmarks/precision.py on me5-small and gemma3-270m
+BF16_SPEEDUP = (1.4, 1.9)
 DEFAULT_BATCH = 16
 BASE_PARAMS = 110e6
 
@@ -116,14 +120,22 @@ def eval_examples(config: RunConfig) -> int:
     return total
 
 
+def runs_in_bf16(config: RunConfig) -> bool:
+    """Whether the cell will run under bf16 autocast on this machine's CPU (``auto`` on bf16 matrix units)."""
+    if config.precision == "auto":
+        return config.device in ("auto", "cpu") and cpu_has_native_bf16()
+    return config.precision == "bf16"
+
+
 def default_costs(config: RunConfig) -> tuple[float, float, float]:
     """(load, train, eval) seconds predicted from the defaults alone."""
     size = model_size_factor(config.model)
     # half of a CPU step scales with the batch, half (the optimiser) does not
     batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
     cost = get_method(config.method).cost
-    step = cost.step_s * size * batch
-    per_example = cost.eval_s * size
+    train_speedup, eval_speedup = BF16_SPEEDUP if runs_in_bf16(config) else (1.0, 1.0)
+    step = cost.step_s * size * batch / train_speedup
+    per_example = cost.eval_s * size / eval_speedup
     return DEFAULT_LOAD_S, step * train_steps(config), per_example * eval_examples(config)
 
 

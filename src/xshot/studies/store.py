@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from xshot.errors import XshotError
 from xshot.provenance import versions
-from xshot.results import RunResult
+from xshot.results import RunResult, normalize_precision
 from xshot.data.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +62,8 @@ COLUMNS: dict[str, str] = {
     "cell_eval_s": "REAL",  # the whole cell's evaluation time
     "wall_s": "REAL",  # the cell's wall-clock time as the executor saw it
     "peak_memory_mb": "REAL",
+    "precision": "TEXT",  # bf16 | fp16 | fp32: results at different precisions are different results
+    "threads": "INTEGER",  # intra-op CPU threads of the cell
     "trainable_params": "INTEGER",
     "total_params": "INTEGER",
     "fertility": "REAL",
@@ -80,9 +82,9 @@ FRAME_COLUMNS = [
 FRAME_TAIL = [
     "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
     "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "traceback",
+    "precision", "threads", "traceback",
 ]
-_INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params")
+_INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
 
 
 def _now() -> str:
@@ -148,6 +150,8 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         load_s=_float(m.time.load_s),
         cell_eval_s=_float(m.time.eval_s),
         peak_memory_mb=_float(m.peak_memory_mb),
+        precision=normalize_precision(m.precision),
+        threads=m.threads,
         trainable_params=m.params.trainable,
         total_params=m.params.total,
         versions=json.dumps(m.versions, sort_keys=True),

@@ -80,6 +80,19 @@ def predict(model: XshotModel, features: list[Feature], **kwargs) -> list[list[i
     return predict_proba(model, features, **kwargs).classes
 
 
+def to_inference_precision(model: XshotModel, dtype: torch.dtype | None) -> XshotModel:
+    """bf16 evaluation runs bf16 weights (cast in place, once), not autocast over fp32 weights.
+
+    Autocast converts activations between fp32 and bf16 around every layer norm and activation; with the
+    weights cast once, evaluation gets most of what the matrix units offer (measured in
+    ``benchmarks/precision.py``). The scores themselves stay fp32 (``methods.heads.in_fp32``). Cast after
+    the weights are saved: bf16 weights are not converted back.
+    """
+    if dtype == torch.bfloat16:
+        model.to(dtype)
+    return model
+
+
 @torch.inference_mode()
 def predict_proba(model: XshotModel, features: list[Feature], *, device: torch.device,
                   dtype: torch.dtype | None = None, token_budget: int = 8192, max_batch: int = 128,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from xshot.backbone import count_parameters, select_device, select_precision
+from xshot.backbone import count_parameters, precision_name, select_device, select_precision
+from xshot.hardware import configure_threads
 from xshot.data import Dataset
 from xshot.data.labels import resolve_policy
 from xshot.data.sampling import subsample
@@ -29,7 +30,7 @@ from xshot.provenance import versions
 from xshot.results import Evaluation, Parameters, RunResult, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
-from xshot.training.evaluate import predict_proba
+from xshot.training.evaluate import predict_proba, to_inference_precision
 from xshot.training.prepare import Runtime, build_model, load_data, method_config, training_data
 from xshot.training.tracking import log_run, track_dir
 from xshot.training.trainer import seed_everything, train
@@ -128,6 +129,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     ``track``: a TensorBoard log directory (default ``$XSHOT_TRACK_DIR``; none: no tracking).
     """
     device = select_device(config.device)
+    threads = configure_threads()
     rt = Runtime(device, select_precision(device, config.precision), data_root, progress)
     mcfg = method_config(config)
     reset_peak_memory(device)
@@ -156,9 +158,12 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
                                       loss=[round(x, 5) for x in result.losses]))
 
+    out = Path(out_dir) if out_dir else None
+    if out:  # the trained (fp32) weights, before a bf16 evaluation casts them
+        save_model(model, out / "model", config, mcfg, entity_types, source.language)
+    to_inference_precision(model, rt.dtype)
     evaluations: dict[str, Evaluation] = {}
     eval_s = 0.0
-    out = Path(out_dir) if out_dir else None
     shots_seen = {source.language}
     for spec in config.eval:
         evaluation, records = evaluate_spec(model, config, mcfg, spec, config.eval_split, config.eval_limit, rt,
@@ -183,12 +188,12 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         peak_memory_mb=peak_memory_mb(device),
         model_source=model.backbone.name,
         device=str(device),
-        precision=str(rt.dtype or "fp32"),
+        precision=precision_name(rt.dtype),
+        threads=threads,
         notes=model.notes,
         versions=versions(),
     )
     if out:
-        save_model(model, out / "model", config, mcfg, entity_types, source.language)
         result.save(out / "metrics.json")
     tracking = track_dir(track)
     if tracking is not None:

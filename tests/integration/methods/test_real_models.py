@@ -17,6 +17,8 @@ from xshot.errors import XshotError
 from xshot.methods import get_method, method_names
 from xshot.training.checkpoint import load_model
 from xshot.training.config import RunConfig
+from xshot.backbone import select_precision
+from xshot.training.evaluate import to_inference_precision
 from xshot.training.prepare import Runtime
 from xshot.training.run import EVAL_SUBSET_SEED, evaluate_dataset, run
 
@@ -86,7 +88,9 @@ def reevaluate(model, spec: str, limit: int) -> dict:
     """A reloaded model's scores on the run's evaluation subset."""
     root = str(shared_data_root())
     data = subsample(load(spec, "test", root), limit, EVAL_SUBSET_SEED)
-    scores, _ = evaluate_dataset(model, data, Runtime(torch.device("cpu"), None, root, False), bootstrap=0)
+    dtype = select_precision(torch.device("cpu"), "auto")  # as the run evaluated
+    scores, _ = evaluate_dataset(to_inference_precision(model, dtype), data, Runtime(torch.device("cpu"), dtype, root,
+                                                                                      False), bootstrap=0)
     return scores.scores
 
 

@@ -2,6 +2,8 @@
 
 import math
 
+import pandas as pd
+
 import pytest
 from reporting_data import make_results
 
@@ -180,3 +182,19 @@ def test_settings_with_target_shots_get_their_own_tables():
     table, _ = main_table(next(g for g in groups if g.target_k == "4" and g.k_label == "8"))
     assert by_method(table)["dualcl"][2].text == "70.0 ± 2.8"  # not averaged with the source-only cells
     assert "then K = 4 target-language shots" in table.caption
+
+
+def test_mixed_precisions_get_their_own_tables_and_a_warning(tmp_path):
+    bf16, fp32 = make_results(ks=(8,), failed=False), make_results(ks=(8,), failed=False)
+    bf16["precision"], fp32["precision"] = "bf16", "torch.float32"  # an old store wrote the dtype
+    fp32["cell"] = fp32["cell"] + "-fp32"
+    fp32.loc[fp32["method"] == "dualcl", "score"] -= 0.1
+    groups, _ = groups_of(pd.concat([bf16, fp32]))
+    assert [g.precision for g in groups] == ["bf16", "fp32"]  # never averaged together
+    means = {g.precision: by_method(main_table(g)[0])["dualcl"][-1].text for g in groups}
+    assert means["bf16"] != means["fp32"]
+    build_report(pd.concat([bf16, fp32]), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "These results mix precisions (bf16, fp32)" in md and "· bf16 · K = 8" in md
+    groups, _ = groups_of(bf16)  # one precision: tables as before, no warning
+    assert [g.precision for g in groups] == [""]

@@ -86,7 +86,7 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
             summary_rows.append(
                 {
                     "task": g.task, "model": g.model, "setting": g.setting, "train": g.train,
-                    "source_language": g.source, "k": g.k_label, "target_k": g.target_k, "method": m, "column": header,
+                    "source_language": g.source, "k": g.k_label, "target_k": g.target_k, "precision": g.precision or None, "method": m, "column": header,
                     "language": col.language if col else "avg", "eval_set": col.key[1] if col else "",
                     "n_seeds": s.n, "mean": s.mean, "std": s.std, "ci95_low": s.ci_low, "ci95_high": s.ci_high,
                 }
@@ -108,7 +108,7 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
     target = f", then K = {g.target_k} target-language shots" if g.target_k else ""
     caption = (
         f"{g.task.upper()}, model {short_model(g.model)}, {setting}trained on {g.train} (source language {g.source}), "
-        f"K = {g.k_label}{target}: {g.metric} ×100, mean ± std over seeds ({len(seeds_all)} seed(s): "
+        f"K = {g.k_label}{target}{f', {g.precision}' if g.precision else ''}: {g.metric} ×100, mean ± std over seeds ({len(seeds_all)} seed(s): "
         f"{', '.join(f'{s:g}' for s in seeds_all)})"
     )
     table_notes = [f"Bold: best mean per column. {DAGGER}: the lead over the runner-up is not significant "

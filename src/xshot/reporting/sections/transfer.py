@@ -51,6 +51,7 @@ def transfer_analysis(g: Group, done: pd.DataFrame, distance_fn=None) -> Transfe
         other = done[
             (done["task"] == g.task) & (done["model"] == g.model) & (done["train"] == g.train)
             & (done["setting"] == g.setting) & (done["target_k_label"] == g.target_k)
+            & (done["precision_label"] == g.precision)
             & (done["method"] == m) & (done["lang_iso"] == done["src_iso"])
         ]  # fmt: skip
         if len(other):

@@ -1,0 +1,43 @@
+"""What the machine offers a run: bf16 matrix units on the CPU, and how many cores to use.
+
+Kept free of a top-level torch import so that ``xshot plan`` can ask without loading torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+import psutil
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AMX-BF16 or AVX512-BF16), as oneDNN then does.
+
+    Linux: the ``amx_bf16`` / ``avx512_bf16`` flags of ``/proc/cpuinfo``; elsewhere torch's AMX probe.
+    Without them oneDNN emulates bf16 and autocast is slower than fp32, so ``auto`` stays fp32.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", f.read()))
+    except OSError:
+        try:
+            import torch
+
+            return bool(torch._C._cpu._init_amx())
+        except Exception:  # pragma: no cover - a torch without the probe
+            return False
+
+
+def configure_threads() -> int:
+    """Intra-op threads: ``$OMP_NUM_THREADS`` when set (Ray sets it to a task's CPUs), else the physical
+    cores this process may use (hyper-threads share one core's matrix units and only contend)."""
+    import torch
+
+    if not os.environ.get("OMP_NUM_THREADS"):
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        logical, physical = psutil.cpu_count(logical=True) or usable, psutil.cpu_count(logical=False) or usable
+        torch.set_num_threads(max(1, usable * physical // logical))
+    return torch.get_num_threads()
