@@ -183,7 +183,7 @@ def train_quick_model(config_kwargs: dict[str, Any], data_root: str):
     rt = Runtime(torch.device("cpu"), None, data_root, False)
     mcfg = method_config(config)
     source = training_data(config, config.train, config.k, rt)
-    model = build_model(config, mcfg, (), source.language)
+    model = build_model(config, mcfg, source.labels if config.task == "ner" else (), source.language)
     result = train(model, model.encode(source.examples), mcfg, seed=config.seed, device=torch.device("cpu"),
                    max_steps=config.max_steps, progress=False)
     return model, rt, result

@@ -63,8 +63,11 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
+    # fused: one kernel over every tensor instead of ~10 ops per tensor (on CPU the per-tensor loop was a sixth
+    # of a bf16 me5-small step); the update is AdamW's, equal up to float rounding
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate,
+                                  fused=device.type in ("cpu", "cuda"))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     order = torch.Generator().manual_seed(seed)
@@ -83,7 +86,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
             total += float(loss.detach())
         if scaler:
             scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
         if scaler:
             scaler.step(optimizer)
             scaler.update()
