@@ -6,9 +6,10 @@ The model is deliberately simple: a cell costs
 
 with seconds per step and per example from a per-method default, scaled by model size (parameters,
 embeddings included: on a CPU the optimiser's pass over a 250k-piece embedding matrix is a large part
-of a step) and batch size. The defaults were measured on a busy 2-core CPU VM with me5-small (about
-7 s per full fine-tuning step at batch 8, 0.06 s per evaluated XNLI pair); on a GPU they are far too
-high. When the results store holds finished cells, the defaults are calibrated by the ratio of
+of a step) and batch size. The defaults (fp32, each method's ``Cost``) were measured on a quiet 2-core
+CPU VM with me5-small (examples/xnli-fewshot-quick.yaml: about 0.4 s per fine-tuning step at batch 8
+and 7 ms per evaluated XNLI pair, in bf16) and are divided by ``BF16_SPEEDUP`` for cells that run in
+bf16; on a GPU they are far too high. When the results store holds finished cells, the defaults are calibrated by the ratio of
 measured to predicted times: over finished cells of the same method and model, else the same
 method, else all finished cells.
 """

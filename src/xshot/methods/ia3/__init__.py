@@ -4,7 +4,7 @@ from xshot.methods import Cost, Method
 from xshot.methods.ia3.config import IA3MethodConfig
 from xshot.methods.ia3.model import build
 
-#: a frozen body; the backward pass still runs through every layer
-METHOD = Method(IA3MethodConfig, build, Cost(step_s=1.1, eval_s=0.05), __doc__)
+#: cost: between soft-prompt's and lora's (a frozen body; not measured on its own)
+METHOD = Method(IA3MethodConfig, build, Cost(step_s=1.2, eval_s=0.025), __doc__)
 
 __all__ = ["IA3MethodConfig", "build"]

@@ -4,7 +4,7 @@ from xshot.methods import Cost, Method
 from xshot.methods.icl.config import ICLConfig
 from xshot.methods.icl.model import ICLModel, build
 
-#: inference only; the shared demonstrations are encoded once (measured on gemma3-270m: about zero-shot's cost)
-METHOD = Method(ICLConfig, build, Cost(step_s=0.0, eval_s=0.06), __doc__)
+#: cost: inference only; the shared demonstrations are encoded once per language (about zero-shot's cost)
+METHOD = Method(ICLConfig, build, Cost(step_s=0.0, eval_s=0.025), __doc__)
 
 __all__ = ["ICLConfig", "ICLModel", "build"]

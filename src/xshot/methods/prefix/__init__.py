@@ -4,7 +4,7 @@ from xshot.methods import Cost, Method
 from xshot.methods.prefix.config import PrefixConfig
 from xshot.methods.prefix.model import build
 
-#: a frozen body like soft-prompt's, with no extra input positions
-METHOD = Method(PrefixConfig, build, Cost(step_s=0.9, eval_s=0.05), __doc__)
+#: cost: soft-prompt's (a frozen body, no extra positions; not measured on its own)
+METHOD = Method(PrefixConfig, build, Cost(step_s=0.9, eval_s=0.022), __doc__)
 
 __all__ = ["PrefixConfig", "build"]

@@ -4,7 +4,7 @@ from xshot.methods import Cost, Method
 from xshot.methods.zero_shot.config import ZeroShotConfig
 from xshot.methods.zero_shot.model import ZeroShotModel, build
 
-#: inference only: the cost of a prompt method's evaluation
-METHOD = Method(ZeroShotConfig, build, Cost(step_s=0.0, eval_s=0.05), __doc__)
+#: cost: inference only, prompt's evaluation
+METHOD = Method(ZeroShotConfig, build, Cost(step_s=0.0, eval_s=0.02), __doc__)
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "build"]
