@@ -32,7 +32,8 @@ LABELS = ("entailment", "neutral", "contradiction")
 def run_cell(model_path: str, data_root: str, *, train_spec: str = "xnli:en:dev", k: int = 16, seed: int = 1,
              steps: int = 30, learning_rate: float = 3e-5, batch_size: int = 8, warmup_ratio: float = 0.1,
              weight_decay: float = 0.01, max_grad_norm: float = 1.0, eval_specs: list[str] | None = None,
-             eval_limit: int | None = 500, eval_batch_size: int = 8, max_length: int = 256) -> dict[str, Any]:
+             eval_limit: int | None = 500, eval_batch_size: int = 8, max_length: int = 256,
+             bf16: bool = False) -> dict[str, Any]:
     """Train and evaluate one cell; returns accuracies, predictions and timings."""
     import numpy as np
     from datasets import Dataset
@@ -62,7 +63,7 @@ def run_cell(model_path: str, data_root: str, *, train_spec: str = "xnli:en:dev"
             output_dir=out_dir, max_steps=steps, learning_rate=learning_rate, per_device_train_batch_size=batch_size,
             per_device_eval_batch_size=eval_batch_size, warmup_steps=int(warmup_ratio * steps), weight_decay=weight_decay,
             max_grad_norm=max_grad_norm, lr_scheduler_type="linear", seed=seed, save_strategy="no",
-            logging_strategy="no", eval_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True,
+            logging_strategy="no", eval_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, bf16=bf16,
         )
         trainer = Trainer(model=model, args=args, train_dataset=train_ds,
                           data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
