@@ -20,8 +20,10 @@ from xshot.methods.base import LabelSpace, XshotModel
 from xshot.methods.inputs import Feature
 from xshot.training.trainer import autocast, move
 
-#: cost of one forward call in tokens' worth of compute, per device type (see the module docstring)
-BATCH_COST = {"cpu": 32}
+#: cost of one forward call in tokens' worth of compute, per device type and precision (see the module
+#: docstring); bf16 products are faster, so a call's fixed cost is worth more tokens (measured on this
+#: 2-core CPU: 256 instead of 32 made bf16 evaluation 13% faster on me5-small, 8% on gemma3-270m)
+BATCH_COST = {"cpu": 32, "cpu-bf16": 256}
 DEFAULT_BATCH_COST = 4096
 
 
@@ -102,7 +104,8 @@ def predict_proba(model: XshotModel, features: list[Feature], *, device: torch.d
     out: list[list[int] | None] = [None] * len(features)
     probs: list[list[list[float]] | None] = [None] * len(features)
     if batch_cost is None:
-        batch_cost = BATCH_COST.get(device.type, DEFAULT_BATCH_COST)
+        key = device.type + ("-bf16" if dtype == torch.bfloat16 else "")
+        batch_cost = BATCH_COST.get(key, BATCH_COST.get(device.type, DEFAULT_BATCH_COST))
     batches = length_buckets(features, token_budget, max_batch, batch_cost)
     iterator = batches
     if progress:
