@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("eval_throughput", "verbalizer_scoring", "cell_cost", "memory", "scaling")
+BENCHMARKS = ("eval_throughput", "verbalizer_scoring", "cell_cost", "memory", "scaling", "precision")
 
 
 def main() -> int:
