@@ -155,3 +155,33 @@ def test_a_real_mlm_head_scores_label_words_exactly_at_the_mask(tmp_path, arch):
         expected = at_mask[:, model.word_ids[:, 0]]  # yes / maybe / no: one sub-token each
         assert model.word_mask.sum(-1).tolist() == [1, 1, 1]
         assert torch.allclose(scores, expected, atol=1e-5)
+
+
+def test_scores_stay_fp32_when_the_weights_are_bf16(tiny_encoder):
+    """bf16 evaluation casts the weights; the class scores are still computed in fp32 from them."""
+    from torch.nn import functional as F
+
+    from xshot.methods.heads import LinearHead, VocabScorer
+    from xshot.training.evaluate import to_inference_precision
+
+    torch.manual_seed(0)
+    head = LinearHead(8, 3, dropout=0.0).eval()
+    h = torch.randn(4, 8).bfloat16()
+    to_inference_precision(head, torch.bfloat16)
+    assert head.linear.weight.dtype == torch.bfloat16
+    out = head(h)
+    expected = F.linear(h.float(), head.linear.weight.float(), head.linear.bias.float())
+    assert out.dtype == torch.float32 and torch.equal(out, expected)
+
+    backbone = load_backbone(tiny_encoder, want_lm_head=True)
+    scorer = VocabScorer(backbone)
+    to_inference_precision(scorer, torch.bfloat16)
+    states = torch.randn(2, backbone.body.config.hidden_size).bfloat16()
+    ids = torch.tensor([5, 7, 9])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = scorer(states, ids)
+    assert logits.dtype == torch.float32
+    full = scorer.full_vocabulary(states)
+    assert full.dtype == torch.float32 and torch.allclose(full[:, ids], logits)
+
+    assert to_inference_precision(head, None) is head and head.linear.weight.dtype == torch.bfloat16  # fp32: untouched
