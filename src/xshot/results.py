@@ -79,6 +79,7 @@ class TrainingStage(BaseModel):
 
 class Timing(BaseModel):
     load_s: float | None = None
+    choose_s: float | None = Field(default=None, description="choosing from the shots (label search, its folds)")
     train_s: float | None = None
     eval_s: float | None = None
 
@@ -86,6 +87,27 @@ class Timing(BaseModel):
 class Parameters(BaseModel):
     trainable: int | None = None
     total: int | None = None
+
+
+class CandidateScore(BaseModel):
+    """One candidate of a choice made on the shots, with its score on each held-out fold."""
+
+    name: str
+    fold_scores: list[float] = Field(default_factory=list)
+
+    @computed_field
+    @property
+    def mean(self) -> float | None:
+        return sum(self.fold_scores) / len(self.fold_scores) if self.fold_scores else None
+
+
+class ShotChoice(BaseModel):
+    """A choice a method made from the training shots alone (e.g. LM-BFF's label words), and how."""
+
+    what: str = Field(description="what was chosen, e.g. label_words")
+    chosen: dict[str, Any] = Field(description="the choice, e.g. class -> label words")
+    how: str = Field(description="the procedure, in words")
+    candidates: list[CandidateScore] = Field(default_factory=list, description="cross-validated candidates")
 
 
 class RunResult(BaseModel):
@@ -110,6 +132,7 @@ class RunResult(BaseModel):
     precision: str | None = Field(default=None, description="bf16, fp16 or fp32: the autocast the run used")
     threads: int | None = Field(default=None, description="intra-op CPU threads")
     notes: list[str] = Field(default_factory=list)
+    choices: list[ShotChoice] = Field(default_factory=list, description="what the method chose from the shots")
     versions: dict[str, str] = Field(default_factory=dict)
 
     @computed_field  # written to metrics.json for readers outside xshot; derived from the task here

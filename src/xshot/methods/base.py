@@ -20,6 +20,7 @@ from xshot.backbone import Backbone
 from xshot.data.examples import NLI_LABELS
 from xshot.errors import XshotError
 from xshot.methods.inputs import Feature, InputFormat
+from xshot.results import CandidateScore, ShotChoice
 
 Scheme = Literal["io", "bio"]
 PAIR_ENCODINGS = ("cross", "siamese")
@@ -78,6 +79,11 @@ class MethodConfig:
         return False
 
     @property
+    def needs_shots_at_test(self) -> bool:
+        """Whether predictions read the training shots (demonstrations), so a reloaded model redraws them."""
+        return not self.trains
+
+    @property
     def wants_target_shots(self) -> bool:
         """Whether each evaluation language needs its own K shots (in-context demonstrations in that language)."""
         return False
@@ -124,6 +130,31 @@ def _coerce(value: Any, f: dataclasses.Field) -> Any:
         return type(default)(value)
     except ValueError:
         raise XshotError(f"option {f.name}: cannot read {value!r} as {type(default).__name__}") from None
+
+
+# -- choices made on the shots ------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """One option of a choice a method makes on its shots. ``apply`` puts it into the model and may
+    return the method config to train it with (None: the run's own)."""
+
+    name: str
+    apply: Callable[["XshotModel"], "MethodConfig | None"]
+
+
+#: scores each candidate by K-fold cross-validation on the shots (``xshot.training.selection.CrossValidation``)
+CrossValidate = Callable[[list[Candidate], int], list[CandidateScore]]
+
+
+@dataclass
+class Shots:
+    """What a method may look at before it trains: its training shots, and tools that see nothing else."""
+
+    examples: list
+    language: str | None
+    seed: int
+    cross_validate: CrossValidate
+    load_examples: Callable[[str], list]  # a dataset spec (e.g. wikiann:en:train) -> its examples
 
 
 # -- label spaces ----------------------------------------------------------------------------------
@@ -194,6 +225,9 @@ def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
     labelled = all(f.labels is not None for f in features)
     if labelled:
         batch["labels"] = torch.full((len(features), n_pos), -100, dtype=torch.long)
+    per_token = all(f.token_labels is not None for f in features)
+    if per_token:
+        batch["token_labels"] = torch.full((len(features), length), -100, dtype=torch.long)
     for i, f in enumerate(features):
         batch["input_ids"][i, : len(f.input_ids)] = torch.tensor(f.input_ids)
         batch["attention_mask"][i, : len(f.input_ids)] = 1
@@ -201,6 +235,8 @@ def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
         batch["position_mask"][i, : len(f.positions)] = True
         if labelled:
             batch["labels"][i, : len(f.labels)] = torch.tensor(f.labels)
+        if per_token:
+            batch["token_labels"][i, : len(f.token_labels)] = torch.tensor(f.token_labels)
     return batch
 
 
@@ -273,6 +309,14 @@ class XshotModel(nn.Module):
 
     def observe_shots(self, examples: list, language: str | None, seed: int) -> None:
         """Hook for methods that learn from the shots without gradients (in-context demonstrations)."""
+
+    def choose_from_shots(self, shots: Shots) -> list[ShotChoice]:
+        """Hook for what a method decides from its training shots before it trains (LM-BFF's and EntLM's
+        label words, LM-BFF's demonstration pool); called once per training stage."""
+        return []
+
+    def restore_choices(self, choices: list[ShotChoice]) -> None:
+        """Put back what :meth:`choose_from_shots` chose, when a saved model is rebuilt (before its weights)."""
 
     def encoding_extras(self) -> dict[str, Callable[[], Any]]:
         """Facts about the last :meth:`encode` worth recording with the evaluation (cached with the features)."""

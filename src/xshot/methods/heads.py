@@ -72,28 +72,74 @@ class VocabScorer(nn.Module):
                 head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
                 if head_bias is not None:
                     logits = logits + head_bias[ids].float()
-            if self.softcap:
-                logits = torch.tanh(logits / self.softcap) * self.softcap
-            return logits
+            return self.cap(logits)
 
     def full_vocabulary(self, h: torch.Tensor) -> torch.Tensor:
         """fp32 logits over the whole vocabulary (decoder multi-token scoring and the reference path)."""
-        with in_fp32(h):
-            if self.mode == "mlm-head":
-                logits = self.lm_head(h.to(next(self.lm_head.parameters()).dtype)).float()
+        return self.cap(self.project(h)[1])
+
+    def project(self, h: torch.Tensor, exact: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the features entering the vocabulary projection [..., D'], the logits over the vocabulary [..., V]),
+        before any soft-capping. ``exact``: in fp32; otherwise in the autocast precision (training losses over
+        the whole vocabulary, where the product costs as much as the body)."""
+        context = in_fp32(h) if exact else contextlib.nullcontext()
+        with context:
+            if self.mode == "mlm-head":  # the head's transform, then its decoder: read the decoder's input
+                seen: list[torch.Tensor] = []
+                hook = self._decoder.register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+                try:
+                    dtype = next(self.lm_head.parameters()).dtype if exact else h.dtype
+                    logits = self.lm_head(h.to(dtype))
+                finally:
+                    hook.remove()
+                features = seen[0]
             else:
-                logits = F.linear(h.float(), self.weight_source.weight.float())
+                features = h.float() if exact else h
+                weight = self.weight_source.weight
+                logits = F.linear(features, weight.float() if exact else weight)
                 head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
                 if head_bias is not None:
-                    logits = logits + head_bias.float()
-            if self.softcap:
-                logits = torch.tanh(logits / self.softcap) * self.softcap
-            return logits
+                    logits = logits + (head_bias.float() if exact else head_bias)
+            return (features.float(), logits.float()) if exact else (features, logits)
+
+    def cap(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(logits / self.softcap) * self.softcap if self.softcap else logits
+
+    def output_rows(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output embeddings [K, D'] and biases [K] of vocabulary ids (fp32 copies)."""
+        if self.mode == "mlm-head":
+            weight, bias = self._decoder.weight, self._decoder.bias
+        else:
+            weight = self.weight_source.weight
+            bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+        rows = weight[ids].detach().float()
+        return rows, (bias[ids].detach().float() if bias is not None else torch.zeros(len(ids)))
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Width of the full-vocabulary logits (the head's, which may exceed the tokenizer's)."""
+        if self.mode == "mlm-head":
+            return self._decoder.out_features
+        return self.weight_source.weight.size(0)
+
+    @property
+    def _decoder(self) -> nn.Linear:
+        """An MLM head's vocabulary projection: its widest linear layer (BERT, XLM-R, DeBERTa-v2 alike)."""
+        linears = [m for m in self.lm_head.modules() if isinstance(m, nn.Linear)]
+        return max(linears, key=lambda m: m.out_features)
 
 
-def label_word_table(backbone: Backbone, words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sub-token ids of each label word as it appears after a space, padded: ([C, L] ids, [C, L] mask)."""
-    pieces = backbone.word_ids(words, first=False)
+def label_word_table(backbone: Backbone, words: list[str | list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-token ids of each class's label word as it appears after a space, padded: ([C, L] ids, [C, L] mask).
+
+    A class with several label words (EntLM's searched words) gets the first sub-token of each.
+    """
+    pieces = []
+    for entry in words:
+        if isinstance(entry, str):
+            pieces.append(backbone.word_ids([entry], first=False)[0])
+        else:
+            pieces.append([p[0] for p in backbone.word_ids(list(entry), first=False) if p])
     length = max(len(p) for p in pieces)
     ids = torch.zeros((len(pieces), length), dtype=torch.long)
     mask = torch.zeros((len(pieces), length), dtype=torch.bool)

@@ -27,6 +27,9 @@ class Feature:
     positions: list[int]  # NLI: one position; NER: one per word that survived truncation
     labels: list[int] | None  # class index per position; None when unlabelled
     n_words: int = 1  # NER: words in the sentence (predictions past truncation are O)
+    # NER with an LM loss at every token (EntLM): the class of the word each token belongs to, -100 for
+    # special tokens; None when the format does not ask for it or the example is unlabelled
+    token_labels: list[int] | None = None
 
 
 @dataclass
@@ -43,6 +46,8 @@ class InputFormat:
     # NER on decoders: the state before a word's first sub-token is read, so a sequence must not start
     # with a word; without a tokenizer prefix (BOS), the BOS (else EOS) token is put first
     context_start: bool = False
+    # NER: also record each token's class (:attr:`Feature.token_labels`), for losses at every token
+    token_targets: bool = False
     label_spans: list[list[int]] = field(default_factory=list, init=False)
     _prefix_ids: list[int] = field(default_factory=list, init=False)
 
@@ -157,17 +162,22 @@ class InputFormat:
         budget = self.max_length - len(prefix) - len(bb.framing.suffix)
         features, cursor = [], 0
         for ex in examples:
-            ids, positions = list(prefix), []
+            ids, positions, spans = list(prefix), [], []
             for piece in pieces[cursor: cursor + len(ex.tokens)]:
                 piece = piece or [unk if unk is not None else bb.tokenizer.pad_token_id]
                 if len(ids) - len(prefix) + len(piece) > budget:
                     break
                 positions.append(len(ids))
+                spans.append(len(piece))
                 ids.extend(piece)
             cursor += len(ex.tokens)
             ids.extend(bb.framing.suffix)
             labels = None if ex.tags is None else [tag_index[t] for t in ex.tags[: len(positions)]]
-            features.append(Feature(ids, positions, labels, n_words=len(ex.tokens)))
+            token_labels = None
+            if self.token_targets and labels is not None:
+                token_labels = [-100] * len(prefix) + [c for c, n in zip(labels, spans) for _ in range(n)]
+                token_labels += [-100] * len(bb.framing.suffix)
+            features.append(Feature(ids, positions, labels, n_words=len(ex.tokens), token_labels=token_labels))
         return features
 
 

@@ -44,7 +44,7 @@ from xshot.methods.inputs import Feature
 
 log = logging.getLogger("xshot")
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 #: files that define a tokenizer's output (whichever of them a checkpoint directory has)
 TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -207,7 +207,11 @@ def encode_arrays(features: list[Feature]) -> dict[str, np.ndarray]:
     ids, ids_off = _flat([f.input_ids for f in features])
     pos, pos_off = _flat([f.positions for f in features])
     lab, lab_off = _flat([f.labels or [] for f in features])
+    tok, tok_off = _flat([f.token_labels or [] for f in features])
     return {
+        "token_labels": tok, "token_label_offsets": tok_off,
+        "has_token_labels": np.fromiter((f.token_labels is not None for f in features), dtype=np.uint8,
+                                        count=len(features)),
         "input_ids": ids, "input_offsets": ids_off,
         "positions": pos, "position_offsets": pos_off,
         "labels": lab, "label_offsets": lab_off,
@@ -219,18 +223,20 @@ def encode_arrays(features: list[Feature]) -> dict[str, np.ndarray]:
 def decode_arrays(arrays: dict[str, np.ndarray]) -> list[Feature]:
     n = len(arrays["n_words"])
     for name, values in (("input_offsets", "input_ids"), ("position_offsets", "positions"),
-                         ("label_offsets", "labels")):
+                         ("label_offsets", "labels"), ("token_label_offsets", "token_labels")):
         off, data = arrays[name], arrays[values]
         if len(off) != n + 1 or off[0] != 0 or off[-1] != len(data) or (np.diff(off) < 0).any():
             raise ValueError(f"inconsistent {name}")
-    if len(arrays["has_labels"]) != n:
+    if len(arrays["has_labels"]) != n or len(arrays["has_token_labels"]) != n:
         raise ValueError("inconsistent has_labels")
     ids = _split(arrays["input_ids"], arrays["input_offsets"])
     pos = _split(arrays["positions"], arrays["position_offsets"])
     lab = _split(arrays["labels"], arrays["label_offsets"])
-    has = arrays["has_labels"].tolist()
+    tok = _split(arrays["token_labels"], arrays["token_label_offsets"])
+    has, has_tok = arrays["has_labels"].tolist(), arrays["has_token_labels"].tolist()
     words = arrays["n_words"].tolist()
-    return [Feature(i, p, l if h else None, n_words=w) for i, p, l, h, w in zip(ids, pos, lab, has, words)]
+    return [Feature(i, p, l if h else None, n_words=w, token_labels=t if ht else None)
+            for i, p, l, h, w, t, ht in zip(ids, pos, lab, has, words, tok, has_tok)]
 
 
 def save_entry(path: Path, key: str, features: list[Feature], extras: dict[str, Any],

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save
 from xshot.errors import XshotError
 from xshot.io import atomic_open, write_json
 from xshot.methods.base import MethodConfig, XshotModel
+from xshot.results import ShotChoice
 from xshot.training.config import RunConfig
 from xshot.training.prepare import Runtime, build_model, training_data
 
@@ -39,7 +40,8 @@ def trainable_state(model: XshotModel) -> dict[str, torch.Tensor]:
 
 
 def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: MethodConfig,
-               entity_types: tuple[str, ...], source_language: str | None) -> None:
+               entity_types: tuple[str, ...], source_language: str | None,
+               choices: list[ShotChoice] | tuple = ()) -> None:
     with atomic_open(directory / WEIGHTS, "wb") as f:
         f.write(save(trainable_state(model), metadata={"format": "pt", "xshot": "trainable"}))
     if hasattr(model.body, "peft_config"):  # a standard adapter directory: PeftModel.from_pretrained(base, it)
@@ -49,6 +51,7 @@ def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: Meth
         "method_config": dataclasses.asdict(mcfg),
         "entity_types": list(entity_types),
         "source_language": source_language,
+        "choices": [c.model_dump(mode="json") for c in choices],  # e.g. searched label words
     })
 
 
@@ -75,6 +78,7 @@ def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     config = RunConfig(**manifest["run_config"])
     mcfg = get_method(config.method).config_class(**manifest["method_config"])
     model = build_model(config, mcfg, tuple(manifest["entity_types"]), manifest["source_language"])
+    model.restore_choices([ShotChoice.model_validate(c) for c in manifest.get("choices", [])])
     state = load_file(directory / WEIGHTS)
     params = dict(model.named_parameters())
     unknown = sorted(set(state) - set(params))
@@ -83,7 +87,7 @@ def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
     with torch.no_grad():
         for name, tensor in state.items():
             params[name].copy_(tensor)
-    if not mcfg.trains:  # in-context demonstrations are the shots: draw them again (same spec, K and seed)
+    if mcfg.needs_shots_at_test:  # demonstrations are the shots: draw them again (same spec, K and seed)
         shots = training_data(config, config.train, config.k, Runtime(torch.device("cpu"), None, None, False))
         model.observe_shots(shots.examples, shots.language, config.seed)
     model.eval()

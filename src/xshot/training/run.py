@@ -25,13 +25,14 @@ from xshot.data.spec import with_language
 from xshot.data.stats import word_fertility
 from xshot.errors import XshotError
 from xshot.io import write_jsonl
-from xshot.methods.base import MethodConfig, XshotModel
+from xshot.methods.base import MethodConfig, Shots, XshotModel
 from xshot.provenance import versions
-from xshot.results import Evaluation, Parameters, RunResult, Timing, TrainingStage
+from xshot.results import Evaluation, Parameters, RunResult, ShotChoice, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
 from xshot.training.evaluate import predict_proba, to_inference_precision
 from xshot.training.prepare import Runtime, build_model, load_data, method_config, training_data
+from xshot.training.selection import CrossValidation
 from xshot.training.tracking import log_run, track_dir
 from xshot.training.trainer import seed_everything, train
 
@@ -144,14 +145,22 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
              len(source), "; ".join(model.notes) or "no notes")
     log.info("config: %s", json.dumps(config.model_dump(mode="json"), sort_keys=True))  # once the inputs are valid
 
-    train_s = 0.0
+    train_s = choose_s = 0.0
     training: list[TrainingStage] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
+    choices: list[ShotChoice] = []
     for stage in (source, target):
         if stage is None:
             continue
         if not mcfg.trains:  # zero-shot and in-context methods only see the shots
             model.observe_shots(stage.examples, stage.language, config.seed)
             continue
+        model.to(device)
+        cross_validate = CrossValidation(model, stage.examples, mcfg, device, rt.dtype, config.seed,
+                                         config.max_steps, config.epochs)
+        started = time.perf_counter()
+        choices += model.choose_from_shots(Shots(stage.examples, stage.language, config.seed, cross_validate,
+                                                 lambda spec: training_data(config, spec, None, rt).examples))
+        choose_s += time.perf_counter() - started
         result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
                        max_steps=config.max_steps, epochs=config.epochs, progress=progress)
         train_s += result.seconds
@@ -160,7 +169,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
 
     out = Path(out_dir) if out_dir else None
     if out:  # the trained (fp32) weights, before a bf16 evaluation casts them
-        save_model(model, out / "model", config, mcfg, entity_types, source.language)
+        save_model(model, out / "model", config, mcfg, entity_types, source.language, choices)
     to_inference_precision(model, rt.dtype)
     evaluations: dict[str, Evaluation] = {}
     eval_s = 0.0
@@ -184,13 +193,14 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         training=training,
         evaluations=evaluations,
         params=Parameters(**count_parameters(model)),
-        time=Timing(load_s=load_s, train_s=train_s, eval_s=eval_s),
+        time=Timing(load_s=load_s, choose_s=choose_s, train_s=train_s, eval_s=eval_s),
         peak_memory_mb=peak_memory_mb(device),
         model_source=model.backbone.name,
         device=str(device),
         precision=precision_name(rt.dtype),
         threads=threads,
         notes=model.notes,
+        choices=choices,
         versions=versions(),
     )
     if out:

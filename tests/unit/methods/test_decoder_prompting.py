@@ -33,7 +33,7 @@ def make(path, method, task="nli", shots=None, seed=1, max_length=64, **options)
 
 # -- EntLM on decoders ----------------------------------------------------------------------------
 def test_entlm_on_a_decoder_scores_the_token_itself_from_the_state_before_it(tiny_decoder):
-    model = make(tiny_decoder, "prompt", "ner")
+    model = make(tiny_decoder, "prompt", "ner", ner_objective="restricted")
     batch = model.collate(model.encode(NER))
     with torch.no_grad():
         logits = model(batch)

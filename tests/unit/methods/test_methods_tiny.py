@@ -68,11 +68,12 @@ def test_method_trains_and_predicts(request, backbone, task, method):
         assert counts["trainable"] < counts["total"] / 2
 
 
-def test_tied_scoring_is_noted_only_without_lm_head(request):
+def test_the_notes_say_which_scoring_a_verbalizer_uses(request):
     bare = build(request, "tiny_encoder_no_head", "prompt", "nli")
     assert bare.scorer.mode == "tied-input-embeddings" and any("no pretrained LM head" in n for n in bare.notes)
     headed = build(request, "tiny_encoder", "prompt", "nli")
-    assert headed.scorer.mode == "mlm-head" and not headed.notes
+    assert headed.scorer.mode == "mlm-head" and headed.notes == [
+        "label words scored by the pretrained MLM head (its transform, decoder and bias)"]
     assert build(request, "tiny_decoder", "prompt", "nli").scorer.mode == "lm-head-rows"
     frozen = build(request, "tiny_encoder_no_head", "soft-prompt", "ner")
     assert any("head=linear suits backbones without an LM head" in n for n in frozen.notes)

@@ -74,8 +74,8 @@ def test_decoder_single_token_fast_path_equals_full_vocabulary(tiny_decoder):
     assert torch.allclose(fast, full, atol=1e-5)
 
 
-def test_entlm_scores_the_token_itself_for_o(tiny_encoder):
-    model = prompt_model(tiny_encoder, task="ner")
+def test_entlm_restricted_scores_the_token_itself_for_o(tiny_encoder):
+    model = prompt_model(tiny_encoder, task="ner", ner_objective="restricted")
     batch = model.collate(model.encode(NER))
     with torch.no_grad():
         logits = model(batch)
@@ -143,7 +143,7 @@ def test_a_real_mlm_head_scores_label_words_exactly_at_the_mask(tmp_path, arch):
     tokenizer.save_pretrained(tmp_path)
     for method in ("prompt", "zero-shot"):
         model = prompt_model(str(tmp_path), method=method)
-        assert model.scorer.mode == "mlm-head" and not model.notes
+        assert model.scorer.mode == "mlm-head" and any("pretrained MLM head" in n for n in model.notes)
         decoder = [m for m in model.scorer.lm_head.modules() if isinstance(m, torch.nn.Linear)][-1]
         assert decoder.weight is model.body.get_input_embeddings().weight  # still tied to the embeddings
         batch = model.collate(model.encode(NLI))

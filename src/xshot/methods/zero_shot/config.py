@@ -23,9 +23,16 @@ class ZeroShotConfig(PromptConfig):
 
     calibrate: bool = option(False, "NLI: contextual calibration by content-free inputs (Zhao et al. 2021)")
     content_free: list[str] = option(list(CONTENT_FREE), "the content-free inputs of the calibration")
+    # EntLM's full-vocabulary decoding needs its virtual label tokens trained; untrained, scoring is restricted
+    ner_objective: str = option("restricted", "NER: a softmax over {own token, label words} at each word's first "
+                                              "sub-token (the only scoring without training)", choices=("restricted",))
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.searches_label_words:
+            raise XshotError("option label_words=search trains on the shots; use it with prompt")
+        if self.lm_bff_demonstrations:
+            raise XshotError("LM-BFF demonstrations are for prompt; in-context demonstrations are the icl method")
         if self.calibrate and not self.content_free:
             raise XshotError("option content_free: calibration needs at least one content-free input")
 

@@ -1,0 +1,303 @@
+"""LM-BFF demonstrations and label search, EntLM's full-vocabulary objective and data-driven words."""
+
+import random
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from tests.unit.methods.conftest import NER, NLI, TYPES
+from xshot.backbone import load_backbone
+from xshot.data.examples import NERExample, NLIExample
+from xshot.errors import XshotError
+from xshot.methods import get_method
+from xshot.methods.base import Shots
+from xshot.methods.prompt.label_search import best_assignments, entity_label_words, likely_words
+from xshot.results import CandidateScore
+from xshot.training.selection import CrossValidation, stratified_folds
+from xshot.training.trainer import train
+
+CPU = torch.device("cpu")
+# twelve NLI shots, four per class, distinct texts
+SHOTS = [NLIExample(f"{p} {i}", f"{h} {i}", lab) for i in "abcd" for p, h, lab in (
+    ("a man is playing a guitar", "a man plays music", "entailment"),
+    ("the cat sleeps", "the dog barks", "neutral"),
+    ("it is raining", "the sun is shining", "contradiction"))]
+
+
+def make(path, task="nli", method="prompt", max_length=128, **options):
+    spec = get_method(method)
+    config = spec.config_class.resolve(options)
+    config.check_task(task)
+    backbone = load_backbone(path, want_lm_head=config.uses_lm_head)
+    return spec.build(backbone, task, TYPES if task == "ner" else (), config, max_length=max_length,
+                      source_language="en")
+
+
+def shots(model, examples, calls=None):
+    def cross_validate(candidates, n_folds):
+        if calls is not None:
+            calls.append(([c.name for c in candidates], n_folds))
+        return [CandidateScore(name=c.name, fold_scores=[float(i == 1)]) for i, c in enumerate(candidates)]
+
+    def no_corpus(spec):
+        raise AssertionError("no corpus was asked for")
+
+    return Shots(list(examples), "en", 7, cross_validate, no_corpus)
+
+
+# -- demonstrations ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fixture", ["tiny_encoder", "tiny_decoder"])
+def test_training_demonstrations_are_one_per_class_never_the_input_and_redrawn(request, fixture):
+    model = make(request.getfixturevalue(fixture), demonstrations="random")
+    model.choose_from_shots(shots(model, SHOTS))
+    model.train()
+    features = model.encode(SHOTS)
+    pool = model.demos.pool
+    draws = set()
+    for _ in range(20):
+        for i, f in enumerate(features):
+            chosen = model.demos.draw(f.input_ids, model.demos._train_rng, None)
+            assert sorted(pool.classes[j] for j in chosen) == [0, 1, 2]  # one per class
+            assert i not in chosen  # never the input itself
+            draws.add((i, tuple(chosen)))
+    assert len(draws) > len(features)  # drawn afresh, not fixed per input
+    batch = model.collate(features[:2])
+    assert "demo_sets" not in batch and batch["input_ids"].size(0) == 2
+
+
+def test_demonstrations_follow_the_input_on_encoders_and_precede_it_on_decoders(tiny_encoder, tiny_decoder):
+    for path in (tiny_encoder, tiny_decoder):
+        model = make(path, demonstrations="random", demo_sets=3)
+        model.choose_from_shots(shots(model, SHOTS))
+        model.eval()
+        f = model.encode(NLI[:1])[0]
+        batch = model.collate([f])
+        assert batch["input_ids"].size(0) == 3 and int(batch["demo_sets"]) == 3
+        row = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
+        chosen = model.demos.draw(f.input_ids, random.Random(0), None)  # any draw: lengths of a demonstration
+        if model.backbone.kind == "encoder":
+            assert row[: len(f.input_ids)] == f.input_ids  # the input first, its mask where it was
+            assert int(batch["positions"][0, 0]) == f.positions[0]
+            assert row[len(f.input_ids):].count(model.backbone.framing.suffix[-1]) == 3
+        else:
+            assert row[-(len(f.input_ids) - 1):] == f.input_ids[1:]  # the input last, after BOS + demonstrations
+            assert int(batch["positions"][0, 0]) == len(row) - 1
+        assert chosen
+
+
+def test_test_time_sets_are_seeded_per_input_not_per_batch(tiny_encoder):
+    model = make(tiny_encoder, demonstrations="random", demo_sets=4)
+    model.choose_from_shots(shots(model, SHOTS))
+    model.eval()
+    features = model.encode(NLI)
+    alone = model.collate(features[2:3])["input_ids"]
+    together = model.collate(features)["input_ids"][8:12]
+    width = min(alone.size(1), together.size(1))
+    assert torch.equal(alone[:, :width], together[:, :width])
+    with torch.no_grad():  # averaged over the sets: one score row per input
+        assert model(model.collate(features)).shape == (len(NLI), 3)
+
+
+def test_demonstrations_too_long_are_dropped_farthest_from_the_answer_first(tiny_encoder, tiny_decoder):
+    for path in (tiny_encoder, tiny_decoder):
+        model = make(path, demonstrations="random", demo_sets=1)
+        model.choose_from_shots(shots(model, SHOTS))
+        model.eval()
+        f = model.encode(NLI[:1])[0]
+        demos, bb = model.demos, model.backbone
+        gap = bb.framing.suffix if bb.kind == "encoder" else demos.separator
+        nearest = demos.pool.demos[0 if bb.kind == "encoder" else 2] + gap  # the one next to the input
+        model.input_format.max_length = len(f.input_ids) + len(nearest) + 1  # room for exactly one
+        row = demos.assemble(f, [0, 1, 2])
+        assert demos.dropped == 1 and len(row.input_ids) == len(f.input_ids) + len(nearest)
+        if bb.kind == "encoder":  # input, then the first demonstration
+            assert row.input_ids == f.input_ids + nearest
+        else:  # BOS, the last demonstration, then the input
+            head = len(bb.framing.prefix)
+            assert row.input_ids == f.input_ids[:head] + nearest + f.input_ids[head:]
+            assert row.positions == [f.positions[0] + len(nearest)]
+        model.input_format.max_length = len(f.input_ids)  # no room: the input alone, never cut for them
+        assert demos.assemble(f, [0, 1, 2]).input_ids == f.input_ids
+
+
+def test_similar_demonstrations_come_from_the_most_similar_half(tiny_encoder):
+    model = make(tiny_encoder, demonstrations="similar", demo_filter_rate=0.5)
+    model.choose_from_shots(shots(model, SHOTS))
+    model.eval()
+    demos = model.demos
+    f = model.encode(NLI[:1])[0]
+    emb = demos._embed([f.input_ids])[0]
+    sims = (demos.pool.embeddings @ emb).tolist()
+    for seed in range(10):
+        for j in demos.draw(f.input_ids, random.Random(seed), emb):
+            same = [i for i, c in enumerate(demos.pool.classes) if c == demos.pool.classes[j]]
+            top = sorted(same, key=lambda i: -sims[i])[:2]  # half of the 4 shots of the class
+            assert j in top
+
+
+def test_demonstrations_are_refused_for_ner_and_zero_shot():
+    with pytest.raises(XshotError, match="NLI"):
+        get_method("prompt").config_class.resolve({"demonstrations": "random"}).check_task("ner")
+    with pytest.raises(XshotError, match="icl"):
+        get_method("zero-shot").config_class.resolve({"demonstrations": "random"})
+    with pytest.raises(XshotError, match="names, search"):
+        get_method("prompt").config_class.resolve({"label_words": "serch"})
+
+
+# -- NLI label search ------------------------------------------------------------------------------
+def test_likely_words_and_best_assignments_by_hand():
+    # 4 shots (classes 0, 0, 1, 1) over a 5-word vocabulary
+    logp = torch.tensor([[-1.0, -2.0, -0.5, -3.0, -4.0],
+                         [-1.0, -2.5, -0.6, -3.0, -4.0],
+                         [-2.0, -0.5, -0.4, -3.0, -4.0],
+                         [-2.0, -0.7, -0.9, -3.0, -4.0]])
+    labels = [0, 0, 1, 1]
+    vocab = torch.tensor([0, 1, 2, 3])  # word 4 is not a candidate
+    # class 0 means: w0 -1, w1 -2.25, w2 -0.55, w3 -3 -> w2, w0; class 1: w0 -2, w1 -0.6, w2 -0.65 -> w1, w2
+    assert likely_words(logp, labels, 2, vocab, 2) == [[2, 0], [1, 2]]
+    best = best_assignments(logp, labels, [[2, 0], [1, 2]], 3)
+    # (2,1): shot0 -0.5 vs -2 ok, shot1 ok, shot2 -0.4 vs -0.5 -> class 0 wrong, shot3 -0.9 vs -0.7 ok: 0.75
+    # (0,1): 1.0;  (0,2): shot0 -1 vs -0.5 wrong, shot1 wrong, shot2 ok, shot3 ok: 0.5;  (2,2) is not distinct
+    assert best == [((0, 1), 1.0), ((2, 1), 0.75), ((0, 2), 0.5)]
+
+
+def test_label_search_is_deterministic_and_sees_only_the_shots(tiny_encoder):
+    results = []
+    for _ in range(2):
+        calls = []
+        model = make(tiny_encoder, label_words="search", search_words=3, search_candidates=3, search_folds=3)
+        (choice,) = model.choose_from_shots(shots(model, SHOTS, calls))
+        results.append(choice.chosen)
+        assert calls and calls[0][1] == 3 and len(calls[0][0]) == 3
+        assert choice.chosen == dict(zip(model.labels.classes, calls[0][0][1].split("/")))  # the best fold score
+        assert model.label_words == list(choice.chosen.values())
+    assert results[0] == results[1]
+
+
+def test_cross_validation_trains_and_scores_on_the_shots_only(tiny_encoder, monkeypatch):
+    model = make(tiny_encoder)
+    seen = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda examples: seen.append(list(examples)) or encode(examples))
+    config = model.config
+    cv = CrossValidation(model, list(SHOTS), config, CPU, None, seed=3, max_steps=1)
+    from xshot.methods.base import Candidate
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    scores = cv([Candidate("a", lambda m: None), Candidate("b", lambda m: None)], 3)
+    assert [s.name for s in scores] == ["a", "b"] and all(len(s.fold_scores) == 3 for s in scores)
+    assert scores[0].fold_scores == scores[1].fold_scores  # same start, same seed: same result
+    assert all(ex in SHOTS for batch in seen for ex in batch)
+    after = dict(model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before)  # the weights are put back
+
+
+def test_stratified_folds_are_disjoint_seeded_and_balanced():
+    examples = [NLIExample(str(i), "h", lab) for i, lab in enumerate(["entailment"] * 6 + ["neutral"] * 6
+                                                                       + ["contradiction"] * 6)]
+    folds = stratified_folds(examples, 3, seed=1)
+    assert sorted(i for f in folds for i in f) == list(range(18))
+    assert all(sorted(examples[i].label for i in f).count("neutral") == 2 for f in folds)
+    assert folds == stratified_folds(examples, 3, seed=1) and folds != stratified_folds(examples, 3, seed=2)
+    ner = [NERExample(("a",), ("B-PER",)), NERExample(("b",), ("B-LOC",)), NERExample(("c",), ("B-PER",)),
+           NERExample(("d",), ("B-LOC",)), NERExample(("e",), ("O",)), NERExample(("f",), ("O",))]
+    folds = stratified_folds(ner, 2, seed=0)
+    for f in folds:  # each fold gets one PER, one LOC and one sentence without entities
+        assert sorted(ner[i].tags[0] for i in f) == ["B-LOC", "B-PER", "O"]
+
+
+# -- EntLM -----------------------------------------------------------------------------------------
+def test_entity_label_words_by_hand():
+    data = [NERExample(("John", "met", "Mary", "in", "Paris"), ("B-PER", "O", "B-PER", "O", "B-LOC")),
+            NERExample(("John", "saw", "Paris", "Hilton"), ("B-PER", "O", "B-PER", "I-PER")),
+            NERExample(("Paris", "is", "big", "J"), ("B-LOC", "O", "O", "B-PER"))]
+    words = entity_label_words(data, ("PER", "LOC", "ORG"), per_type=6, ratio=0.6)
+    # John 2/2 PER; Paris 1/3 PER, 2/3 LOC; Mary, Hilton 1/1 PER; "J" is one character
+    assert words == {"PER": ["John", "Hilton", "Mary"], "LOC": ["Paris"], "ORG": []}
+
+
+@pytest.mark.parametrize("fixture", ["tiny_encoder", "tiny_decoder", "tiny_encoder_no_head"])
+def test_entlm_full_vocabulary_loss_equals_a_hand_computation(request, fixture):
+    model = make(request.getfixturevalue(fixture), task="ner")
+    model.eval()  # no dropout: the hand computation must see the same states
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        model.virtual.normal_()  # a virtual token that is not just the mean of its words
+        hidden = model.hidden_states(batch)
+        full = model.scorer.full_vocabulary(hidden)  # [B, L, V]
+        V = full.size(-1)
+        total, count = 0.0, 0
+        ids, cls, mask = batch["input_ids"], batch["token_labels"], batch["attention_mask"]
+        decoder = model.backbone.kind == "decoder"
+        for b in range(ids.size(0)):
+            for t in range(ids.size(1)):
+                c = int(cls[b, t])
+                if c == -100:
+                    continue
+                if c > 0:
+                    target = V + c - 1
+                elif decoder:
+                    if t + 1 >= ids.size(1) or not mask[b, t + 1]:
+                        continue
+                    target = int(ids[b, t + 1])
+                else:
+                    target = int(ids[b, t])
+                feats = hidden[b, t] if model.scorer.mode != "mlm-head" else None
+                if feats is None:  # the MLM head's transform output
+                    feats, _ = model.scorer.project(hidden[b, t][None])
+                    feats = feats[0]
+                virtual = model.virtual @ feats.float() + model.virtual_bias
+                logits = torch.cat([full[b, t], virtual])
+                total += float(F.cross_entropy(logits[None], torch.tensor([target])))
+                count += 1
+        expected = total / count
+        assert model.loss(batch).item() == pytest.approx(expected, rel=1e-4)
+    # entities' tokens target a virtual token, O tokens a real one
+    targets = model.entlm_targets(batch)
+    assert bool((targets[batch["token_labels"] > 0] >= V).all())
+    assert bool((targets[batch["token_labels"] == 0] < V).all())
+
+
+def test_entlm_full_decoding_is_the_vocabulary_argmax_rule(tiny_encoder):
+    model = make(tiny_encoder, task="ner")
+    model.eval()
+    batch = model.collate(model.encode(NER))
+    with torch.no_grad():
+        model.virtual.normal_(0, 3)
+        scores = model(batch)  # [B, P, 1 + E]
+        h = model.at(model.hidden_states(batch), batch["positions"])
+        feats, logits = model.scorer.project(h)
+        virtual = feats @ model.virtual.T + model.virtual_bias
+        every = torch.cat([logits, virtual], -1)  # the real vocabulary then the virtual tokens
+        V = logits.size(-1)
+    best = every.argmax(-1)
+    expected = torch.where(best >= V, best - V + 1, torch.zeros_like(best))
+    assert torch.equal(scores.argmax(-1), expected)
+
+
+def test_entlm_virtual_tokens_start_at_the_mean_of_their_label_words(tiny_encoder):
+    model = make(tiny_encoder, task="ner", label_words="search", entity_words=2)
+    (choice,) = model.choose_from_shots(shots(model, NER))
+    assert choice.chosen["PER"] == ["barack", "john"]  # most frequent first, then alphabetical
+    assert choice.chosen["DATE"] == ["may"]
+    ids = model.word_ids[model._scored_classes.index("PER")]
+    rows, bias = model.scorer.output_rows(ids[model.word_mask[model._scored_classes.index("PER")]])
+    per = model._scored_classes.index("PER")
+    assert torch.allclose(model.virtual[per], rows.mean(0)) and torch.allclose(model.virtual_bias[per], bias.mean())
+
+
+def test_entlm_trains_and_a_reloaded_model_keeps_its_searched_words(tiny_encoder, tmp_path):
+    from xshot.training.checkpoint import load_model, save_model
+    from xshot.training.config import RunConfig
+
+    model = make(tiny_encoder, task="ner", label_words="search", entity_words=2)
+    choices = model.choose_from_shots(shots(model, NER))
+    result = train(model, model.encode(NER), model.config, seed=1, device=CPU, max_steps=3, progress=False)
+    assert len(result.losses) == 3 and all(loss == loss for loss in result.losses)
+    config = RunConfig(task="ner", model=tiny_encoder, method="prompt", train="x:en:train", eval=["x:en:test"],
+                       options={"label_words": "search", "entity_words": 2}, max_length=128)
+    save_model(model, tmp_path / "model", config, model.config, TYPES, "en", choices)
+    again, _ = load_model(tmp_path / "model")
+    assert again.label_words == model.label_words
+    assert torch.equal(again.virtual, model.virtual.detach())
