@@ -57,6 +57,7 @@ COLUMNS: dict[str, str] = {
     "scores": "TEXT",  # JSON {metric: value}
     "ci": "TEXT",  # JSON {metric: [low, high]}
     "train_s": "REAL",
+    "choose_s": "REAL",  # choosing from the shots before training (label search and its folds)
     "eval_s": "REAL",  # this evaluation set's evaluation time
     "load_s": "REAL",
     "cell_eval_s": "REAL",  # the whole cell's evaluation time
@@ -71,6 +72,7 @@ COLUMNS: dict[str, str] = {
     "config": "TEXT",  # JSON RunConfig.model_dump()
     "method_config": "TEXT",  # JSON
     "notes": "TEXT",  # JSON list
+    "choices": "TEXT",  # JSON list of what the method chose from the shots (results.ShotChoice)
     "created_at": "TEXT",
 }
 
@@ -82,7 +84,7 @@ FRAME_COLUMNS = [
 FRAME_TAIL = [
     "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
     "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "precision", "threads", "traceback",
+    "precision", "threads", "traceback", "choose_s", "choices",
 ]
 _INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
 
@@ -147,6 +149,8 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         source_language=m.source_language or base["source_language"],
         primary_metric=primary,
         train_s=_float(m.time.train_s),
+        choose_s=_float(m.time.choose_s),
+        choices=json.dumps([c.model_dump(mode="json") for c in m.choices], ensure_ascii=False),
         load_s=_float(m.time.load_s),
         cell_eval_s=_float(m.time.eval_s),
         peak_memory_mb=_float(m.peak_memory_mb),
