@@ -1,0 +1,40 @@
+"""What methods chose from their shots (LM-BFF's and EntLM's searched label words), cell by cell."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from xshot.reporting.document import Cell, Paragraph, Section, Table
+from xshot.reporting.format import short_model
+from xshot.reporting.sections import ReportContext
+
+
+def _chosen(value: dict) -> str:
+    return "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in value.items())
+
+
+def choices_table(done: pd.DataFrame) -> Table | Paragraph:
+    if "choices" not in done or done.empty:
+        return Paragraph("No method chose anything from its shots.")
+    rows = []
+    cells = done.drop_duplicates("cell").sort_values(["task", "model", "method", "setting", "seed"], na_position="last")
+    for r in cells.itertuples(index=False):
+        raw = r.choices if isinstance(r.choices, str) and r.choices.strip() else "[]"
+        for choice in json.loads(raw):
+            reranked = ", ".join(f"{c['name']} {sum(c['fold_scores']) / len(c['fold_scores']):.3f}"
+                                 for c in choice.get("candidates", []) if c.get("fold_scores"))
+            seed = "" if pd.isna(r.seed) else f"{r.seed:g}"
+            rows.append([Cell(short_model(r.model)), Cell(r.method), Cell(str(getattr(r, "setting", "") or "")),
+                         Cell(seed), Cell(choice["what"]), Cell(_chosen(choice["chosen"])),
+                         Cell(reranked or "—")])
+    if not rows:
+        return Paragraph("No method chose anything from its shots.")
+    return Table(columns=["model", "method", "setting", "seed", "what", "chosen", "cross-validated candidates (mean)"],
+                 rows=rows, caption="Choices made on the training shots only (the procedure is in each cell's notes)",
+                 css_class="choices")
+
+
+def section(ctx: ReportContext) -> Section:
+    return Section("Choices made from the shots", [choices_table(ctx.done)], anchor="choices")
