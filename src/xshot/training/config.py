@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xshot.methods import method_names
 
@@ -40,10 +40,39 @@ class RunConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     trust_remote_code: bool = False
     bootstrap: int = 1000
+    # model selection inside the run, on the shots only (see ``xshot.training.selection``)
+    search: dict[str, list[Any]] = Field(default_factory=dict, description="values to try per hyper-parameter: "
+                                         "learning_rate, max_steps, batch_size or any method option")
+    selection: Literal["none", "cv", "dev-k"] = Field("none", description="how the search is decided without test "
+                                                      "data: K-fold cross-validation on the shots (cv) or a second, "
+                                                      "disjoint K-shot sample of the training data (dev-k)")
+    selection_folds: int = Field(4, ge=2, description="folds of selection: cv")
+
+    @model_validator(mode="after")
+    def _selection(self) -> "RunConfig":
+        if self.search and self.selection == "none":
+            raise ValueError("search needs selection: cv or dev-k (a search space without a way to choose)")
+        if self.selection != "none" and not self.search:
+            raise ValueError(f"selection: {self.selection} needs a search space (search: {{learning_rate: [...]}})")
+        for name, values in self.search.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"search: {name} needs a non-empty list of values")
+        if self.search and self.epochs is not None:
+            raise ValueError("search with epochs: give max_steps instead (candidates are compared at fixed steps)")
+        if self.selection == "dev-k" and self.k is None:
+            raise ValueError("selection: dev-k needs k (a second K-shot sample)")
+        return self
 
     def key(self) -> str:
-        """A stable hash of the resolved configuration (ignores nothing that changes results)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """A stable hash of the resolved configuration (ignores nothing that changes results).
+
+        Fields added after the first release enter the hash only when set, so existing stores keep their keys.
+        """
+        data = self.model_dump(mode="json")
+        for name in LATER_FIELDS:
+            if data[name] == type(self).model_fields[name].get_default(call_default_factory=True):
+                del data[name]
+        payload = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def resources(self) -> list[str]:
@@ -51,6 +80,9 @@ class RunConfig(BaseModel):
         train = [s for s in (self.train, self.target_train) if s]
         return [f"model:{self.model}", *[data_resource(s, self.train_split) for s in train],
                 *[data_resource(s, self.eval_split) for s in self.eval]]
+
+
+LATER_FIELDS = ("search", "selection", "selection_folds")
 
 
 def data_resource(spec: str, split: str) -> str:

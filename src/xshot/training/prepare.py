@@ -7,6 +7,7 @@ Shared by a run (:mod:`xshot.training.run`) and by reloading a saved model
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +58,19 @@ def training_data(config: RunConfig, spec: str, k: int | None, rt: Runtime) -> D
                                                    for ex in data.examples],
                                    labels=tuple(sorted({config.label_map.get(t, t) for t in data.labels} - {"O"})))
     return sample_few_shot(data, k, config.seed) if k else data
+
+
+#: the dev-k sample's seed is the run's plus this, so it differs from the shots' draw
+DEV_SEED_OFFSET = 1_000_003
+
+
+def dev_sample(config: RunConfig, shots: Dataset, rt: Runtime) -> list:
+    """LM-BFF's dev set: a second K-shot sample of the training data, disjoint from the shots."""
+    data = training_data(config, config.train, None, rt)
+    taken = {json.dumps(ex.to_json(), sort_keys=True) for ex in shots.examples}
+    rest = dataclasses.replace(data, examples=[ex for ex in data.examples
+                                               if json.dumps(ex.to_json(), sort_keys=True) not in taken])
+    return sample_few_shot(rest, config.k, config.seed + DEV_SEED_OFFSET).examples
 
 
 def build_model(config: RunConfig, mcfg: MethodConfig, entity_types: tuple[str, ...],

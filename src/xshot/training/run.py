@@ -31,8 +31,8 @@ from xshot.results import Evaluation, Parameters, RunResult, ShotChoice, Timing,
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
 from xshot.training.evaluate import predict_proba, to_inference_precision
-from xshot.training.prepare import Runtime, build_model, load_data, method_config, training_data
-from xshot.training.selection import CrossValidation
+from xshot.training.prepare import Runtime, build_model, dev_sample, load_data, method_config, training_data
+from xshot.training.selection import CrossValidation, select_hyperparameters
 from xshot.training.tracking import log_run, track_dir
 from xshot.training.trainer import seed_everything, train
 
@@ -160,9 +160,14 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         started = time.perf_counter()
         choices += model.choose_from_shots(Shots(stage.examples, stage.language, config.seed, cross_validate,
                                                  lambda spec: training_data(config, spec, None, rt).examples))
+        if config.search and stage is source:  # the chosen values then train every stage
+            dev = dev_sample(config, source, rt) if config.selection == "dev-k" else None
+            mcfg, chosen = select_hyperparameters(config, model, cross_validate, dev)
+            choices.append(chosen)
         choose_s += time.perf_counter() - started
         result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
-                       max_steps=config.max_steps, epochs=config.epochs, progress=progress)
+                       max_steps=mcfg.max_steps if config.search else config.max_steps, epochs=config.epochs,
+                       progress=progress)
         train_s += result.seconds
         training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
                                       loss=[round(x, 5) for x in result.losses]))

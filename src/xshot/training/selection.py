@@ -9,18 +9,23 @@ and its encoded shots are reused: only the trainable weights are copied aside an
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from xshot.data.examples import NERExample, NLIExample
 from xshot.methods.base import Candidate, MethodConfig, XshotModel
-from xshot.results import CandidateScore
+from xshot.results import CandidateScore, ShotChoice
 from xshot.training.evaluate import predict
 from xshot.training.trainer import train
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xshot.training.config import RunConfig
 
 
 def fold_key(example: NLIExample | NERExample, counts: Counter) -> str:
@@ -82,20 +87,27 @@ class CrossValidation:
     epochs: float | None = None
 
     def __call__(self, candidates: list[Candidate], n_folds: int) -> list[CandidateScore]:
+        """Each candidate trained on K-1 folds of the shots and scored on the held-out fold, K times."""
+        folds = stratified_folds(self.examples, n_folds, self.seed)
+        splits = [([ex for i, ex in enumerate(self.examples) if i not in set(held)], [self.examples[i] for i in held])
+                  for held in folds]
+        return self._score(candidates, splits)
+
+    def holdout(self, candidates: list[Candidate], dev: list) -> list[CandidateScore]:
+        """Each candidate trained on all the shots and scored on a disjoint sample (LM-BFF's dev set of K)."""
+        return self._score(candidates, [(list(self.examples), list(dev))])
+
+    def _score(self, candidates: list[Candidate], splits: list[tuple[list, list]]) -> list[CandidateScore]:
         from xshot.metrics import ner_scores, nli_scores, primary_metric
 
-        folds = stratified_folds(self.examples, n_folds, self.seed)
         snapshot = WeightSnapshot(self.model)
         metric = primary_metric(self.model.labels.task)
         results = []
         for candidate in candidates:
             scores = []
-            for held in folds:
-                held_set = set(held)
+            for fit, test in splits:
                 snapshot.restore()
                 own = candidate.apply(self.model)  # a config of its own brings its own step count
-                fit = [ex for i, ex in enumerate(self.examples) if i not in held_set]
-                test = [self.examples[i] for i in held]
                 train(self.model, self.model.encode(fit), own or self.config, seed=self.seed, device=self.device,
                       dtype=self.dtype, max_steps=None if own else self.max_steps,
                       epochs=None if own else self.epochs, progress=False)
@@ -112,3 +124,50 @@ class CrossValidation:
         snapshot.restore()
         self.model.train(False)
         return results
+
+
+# -- hyper-parameter search --------------------------------------------------------------------------
+RUN_LEVEL = ("learning_rate", "batch_size")  # RunConfig fields that override the method config
+
+
+def search_space(search: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the searched values, in the order the study lists them."""
+    names = list(search)
+    return [dict(zip(names, values)) for values in itertools.product(*(search[n] for n in names))]
+
+
+def candidate_name(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def candidate_configs(config: "RunConfig", base: MethodConfig) -> list[tuple[dict[str, Any], MethodConfig]]:
+    """Each point of the run's search space as the method config it trains with (max_steps included);
+    an unknown or invalid value fails here, before anything is trained."""
+    from xshot.training.prepare import method_config
+
+    out = []
+    default_steps = config.max_steps if config.max_steps is not None else base.max_steps
+    for values in search_space(config.search):
+        run_level = {k: v for k, v in values.items() if k in RUN_LEVEL}
+        options = {k: v for k, v in values.items() if k not in RUN_LEVEL and k != "max_steps"}
+        variant = config.model_copy(update={**run_level, "options": {**config.options, **options}})
+        mcfg = method_config(variant)
+        out.append((values, dataclasses.replace(mcfg, max_steps=int(values.get("max_steps", default_steps)))))
+    return out
+
+
+def select_hyperparameters(config: "RunConfig", model: XshotModel, cv: CrossValidation,
+                           dev: list | None) -> tuple[MethodConfig, ShotChoice]:
+    """The best point of the search space by ``config.selection``, and the record of how it was chosen.
+    Only the shots (and for dev-k the disjoint dev sample) are read; ties go to the first listed."""
+    points = candidate_configs(config, cv.config)
+    candidates = [Candidate(candidate_name(v), apply=lambda _m, c=c: c) for v, c in points]
+    if config.selection == "cv":
+        scores = cv(candidates, config.selection_folds)
+        how = f"{config.selection_folds}-fold cross-validation on the {len(cv.examples)} shots (stratified, seeded)"
+    else:
+        scores = cv.holdout(candidates, dev or [])
+        how = f"trained on the {len(cv.examples)} shots, scored on a disjoint sample of {len(dev or [])} (dev-k)"
+    best = max(range(len(points)), key=lambda i: (scores[i].mean, -i))
+    values, mcfg = points[best]
+    return mcfg, ShotChoice(what="hyperparameters", chosen=values, how=how, candidates=scores)

@@ -14,7 +14,6 @@ from xshot.methods import get_method
 from xshot.methods.base import Shots
 from xshot.methods.prompt.label_search import best_assignments, entity_label_words, likely_words
 from xshot.results import CandidateScore
-from xshot.training.selection import CrossValidation, stratified_folds
 from xshot.training.trainer import train
 
 CPU = torch.device("cpu")
@@ -173,38 +172,6 @@ def test_label_search_is_deterministic_and_sees_only_the_shots(tiny_encoder):
         assert choice.chosen == dict(zip(model.labels.classes, calls[0][0][1].split("/")))  # the best fold score
         assert model.label_words == list(choice.chosen.values())
     assert results[0] == results[1]
-
-
-def test_cross_validation_trains_and_scores_on_the_shots_only(tiny_encoder, monkeypatch):
-    model = make(tiny_encoder)
-    seen = []
-    encode = model.encode
-    monkeypatch.setattr(model, "encode", lambda examples: seen.append(list(examples)) or encode(examples))
-    config = model.config
-    cv = CrossValidation(model, list(SHOTS), config, CPU, None, seed=3, max_steps=1)
-    from xshot.methods.base import Candidate
-
-    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    scores = cv([Candidate("a", lambda m: None), Candidate("b", lambda m: None)], 3)
-    assert [s.name for s in scores] == ["a", "b"] and all(len(s.fold_scores) == 3 for s in scores)
-    assert scores[0].fold_scores == scores[1].fold_scores  # same start, same seed: same result
-    assert all(ex in SHOTS for batch in seen for ex in batch)
-    after = dict(model.named_parameters())
-    assert all(torch.equal(before[n], after[n]) for n in before)  # the weights are put back
-
-
-def test_stratified_folds_are_disjoint_seeded_and_balanced():
-    examples = [NLIExample(str(i), "h", lab) for i, lab in enumerate(["entailment"] * 6 + ["neutral"] * 6
-                                                                       + ["contradiction"] * 6)]
-    folds = stratified_folds(examples, 3, seed=1)
-    assert sorted(i for f in folds for i in f) == list(range(18))
-    assert all(sorted(examples[i].label for i in f).count("neutral") == 2 for f in folds)
-    assert folds == stratified_folds(examples, 3, seed=1) and folds != stratified_folds(examples, 3, seed=2)
-    ner = [NERExample(("a",), ("B-PER",)), NERExample(("b",), ("B-LOC",)), NERExample(("c",), ("B-PER",)),
-           NERExample(("d",), ("B-LOC",)), NERExample(("e",), ("O",)), NERExample(("f",), ("O",))]
-    folds = stratified_folds(ner, 2, seed=0)
-    for f in folds:  # each fold gets one PER, one LOC and one sentence without entities
-        assert sorted(ner[i].tags[0] for i in f) == ["B-LOC", "B-PER", "O"]
 
 
 # -- EntLM -----------------------------------------------------------------------------------------

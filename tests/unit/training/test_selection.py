@@ -1,0 +1,121 @@
+"""Choosing on the shots only: stratified folds, cross-validation, and the in-run hyper-parameter search."""
+
+import json
+
+import pytest
+import torch
+
+from tests.unit.methods.conftest import NLI
+from tests.unit.methods.test_lm_bff_entlm import SHOTS, make
+from xshot.data.examples import NERExample, NLIExample
+from xshot.errors import XshotError
+from xshot.training.config import RunConfig
+from xshot.training.selection import CrossValidation, candidate_configs, search_space, stratified_folds
+
+CPU = torch.device("cpu")
+
+
+def test_cross_validation_trains_and_scores_on_the_shots_only(tiny_encoder, monkeypatch):
+    model = make(tiny_encoder)
+    seen = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda examples: seen.append(list(examples)) or encode(examples))
+    config = model.config
+    cv = CrossValidation(model, list(SHOTS), config, CPU, None, seed=3, max_steps=1)
+    from xshot.methods.base import Candidate
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    scores = cv([Candidate("a", lambda m: None), Candidate("b", lambda m: None)], 3)
+    assert [s.name for s in scores] == ["a", "b"] and all(len(s.fold_scores) == 3 for s in scores)
+    assert scores[0].fold_scores == scores[1].fold_scores  # same start, same seed: same result
+    assert all(ex in SHOTS for batch in seen for ex in batch)
+    after = dict(model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before)  # the weights are put back
+
+
+def test_stratified_folds_are_disjoint_seeded_and_balanced():
+    examples = [NLIExample(str(i), "h", lab) for i, lab in enumerate(["entailment"] * 6 + ["neutral"] * 6
+                                                                       + ["contradiction"] * 6)]
+    folds = stratified_folds(examples, 3, seed=1)
+    assert sorted(i for f in folds for i in f) == list(range(18))
+    assert all(sorted(examples[i].label for i in f).count("neutral") == 2 for f in folds)
+    assert folds == stratified_folds(examples, 3, seed=1) and folds != stratified_folds(examples, 3, seed=2)
+    ner = [NERExample(("a",), ("B-PER",)), NERExample(("b",), ("B-LOC",)), NERExample(("c",), ("B-PER",)),
+           NERExample(("d",), ("B-LOC",)), NERExample(("e",), ("O",)), NERExample(("f",), ("O",))]
+    folds = stratified_folds(ner, 2, seed=0)
+    for f in folds:  # each fold gets one PER, one LOC and one sentence without entities
+        assert sorted(ner[i].tags[0] for i in f) == ["B-LOC", "B-PER", "O"]
+
+
+def test_search_space_is_every_combination_in_the_listed_order():
+    assert search_space({"learning_rate": [1e-5, 3e-5], "max_steps": [5, 10]}) == [
+        {"learning_rate": 1e-5, "max_steps": 5}, {"learning_rate": 1e-5, "max_steps": 10},
+        {"learning_rate": 3e-5, "max_steps": 5}, {"learning_rate": 3e-5, "max_steps": 10}]
+
+
+def test_candidate_configs_apply_each_point_and_check_it(tiny_encoder):
+    from xshot.training.prepare import method_config
+
+    config = RunConfig(task="nli", model=tiny_encoder, method="lora", train="jsonl:x", max_steps=7,
+                       search={"learning_rate": [1e-4, 1e-3], "rank": [4]}, selection="cv")
+    points = candidate_configs(config, method_config(config))
+    assert [(c.learning_rate, c.rank, c.max_steps) for _, c in points] == [(1e-4, 4, 7), (1e-3, 4, 7)]
+    bad = config.model_copy(update={"search": {"rnk": [4]}})
+    with pytest.raises(XshotError, match="unknown option"):
+        candidate_configs(bad, method_config(config))
+    with pytest.raises(ValueError, match="needs selection"):
+        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"rank": [4]})
+    with pytest.raises(ValueError, match="non-empty list"):
+        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"rank": []}, selection="cv")
+
+
+def _write(path, examples):
+    path.write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in examples), encoding="utf-8")
+    return f"jsonl:{path}"
+
+
+@pytest.mark.parametrize("selection", ["cv", "dev-k"])
+def test_selection_never_reads_the_test_data(tiny_encoder, tmp_path, selection):
+    from xshot.training.run import run
+
+    pool = [NLIExample(f"{p} {c}", f"{h} {c}", lab) for c in "abcdefgh" for p, h, lab in (
+        ("a man is playing a guitar", "a man plays music", "entailment"),
+        ("the cat sleeps", "the dog barks", "neutral"),
+        ("it is raining", "the sun is shining", "contradiction"))]
+    train = _write(tmp_path / "train.jsonl", pool)
+    flipped = {"entailment": "contradiction", "contradiction": "neutral", "neutral": "entailment"}
+    clean = _write(tmp_path / "test.jsonl", NLI)
+    poisoned = _write(tmp_path / "poisoned.jsonl", [NLIExample(e.premise, e.hypothesis, flipped[e.label]) for e in NLI])
+    results = []
+    for test in (clean, poisoned):
+        config = RunConfig(task="nli", model=tiny_encoder, method="finetune", train=train, k=4, seed=3,
+                           eval=[test], max_steps=2, batch_size=4, bootstrap=0, max_length=64,
+                           search={"learning_rate": [1e-5, 1e-2], "max_steps": [1, 3]}, selection=selection,
+                           selection_folds=2)
+        results.append(run(config))
+    first, second = results
+    assert first.choices == second.choices  # same choice and same fold scores, whatever the test labels
+    (chosen,) = first.choices
+    assert chosen.what == "hyperparameters" and len(chosen.candidates) == 4
+    assert all(len(c.fold_scores) == (2 if selection == "cv" else 1) for c in chosen.candidates)
+    best = max(chosen.candidates, key=lambda c: c.mean)
+    assert best.mean == max(c.mean for c in chosen.candidates)
+    assert first.method_config["learning_rate"] == chosen.chosen["learning_rate"]
+    assert first.training[0].steps == chosen.chosen["max_steps"]
+    assert first.time.choose_s > 0
+    scores = [r.evaluations[next(iter(r.evaluations))].scores["accuracy"] for r in results]
+    assert scores[0] + scores[1] <= 1.0 + 1e-9  # the poisoned labels do change the test score, only it
+
+
+def test_the_dev_k_sample_is_disjoint_from_the_shots(tmp_path):
+    from xshot.training.prepare import Runtime, dev_sample, training_data
+
+    pool = [NLIExample(f"premise {i}", "h", lab) for i in range(30) for lab in ("entailment", "neutral", "contradiction")]
+    train = _write(tmp_path / "train.jsonl", pool)
+    config = RunConfig(task="nli", model="m", method="finetune", train=train, k=5, seed=2,
+                       search={"learning_rate": [1e-5]}, selection="dev-k")
+    rt = Runtime(CPU, None, None, False)
+    shots = training_data(config, train, 5, rt)
+    dev = dev_sample(config, shots, rt)
+    assert len(dev) == 15 and not {json.dumps(e.to_json()) for e in dev} & {json.dumps(e.to_json()) for e in shots.examples}
+    assert dev == dev_sample(config, shots, rt)
