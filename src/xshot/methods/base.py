@@ -78,6 +78,11 @@ class MethodConfig:
         """Whether the backbone must be loaded with its pretrained LM head (verbalizer scoring)."""
         return False
 
+    def cost_factors(self, task: str, steps: int) -> tuple[int, float, float]:
+        """For ``xshot plan``: (training steps spent choosing on the shots before the run's own, cost of a
+        training step and of an evaluated example relative to the method's plain ``Cost``)."""
+        return 0, 1.0, 1.0
+
     @property
     def needs_shots_at_test(self) -> bool:
         """Whether predictions read the training shots (demonstrations), so a reloaded model redraws them."""

@@ -128,16 +128,36 @@ def runs_in_bf16(config: RunConfig) -> bool:
     return config.precision == "bf16"
 
 
+def selection_steps(config: RunConfig) -> int:
+    """Training steps of the in-run model selection: every candidate on every fold (cv) or once (dev-k)."""
+    if not config.search:
+        return 0
+    from xshot.training.selection import search_space
+
+    runs = config.selection_folds if config.selection == "cv" else 1
+    default = config.max_steps if config.max_steps is not None else train_steps(config)
+    return sum(int(point.get("max_steps", default)) * runs for point in search_space(config.search))
+
+
 def default_costs(config: RunConfig) -> tuple[float, float, float]:
-    """(load, train, eval) seconds predicted from the defaults alone."""
+    """(load, train, eval) seconds predicted from the defaults alone; train includes the choices made on the
+    shots (label search, model selection)."""
+    from xshot.errors import XshotError
+    from xshot.training.prepare import method_config
+
     size = model_size_factor(config.model)
     # half of a CPU step scales with the batch, half (the optimiser) does not
     batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
     cost = get_method(config.method).cost
     train_speedup, eval_speedup = BF16_SPEEDUP if runs_in_bf16(config) else (1.0, 1.0)
-    step = cost.step_s * size * batch / train_speedup
-    per_example = cost.eval_s * size / eval_speedup
-    return DEFAULT_LOAD_S, step * train_steps(config), per_example * eval_examples(config)
+    steps = train_steps(config)
+    try:
+        extra, step_factor, eval_factor = method_config(config).cost_factors(config.task, steps)
+    except XshotError:  # an invalid option is reported by the study check, not here
+        extra, step_factor, eval_factor = 0, 1.0, 1.0
+    step = cost.step_s * size * batch * step_factor / train_speedup
+    per_example = cost.eval_s * size * eval_factor / eval_speedup
+    return DEFAULT_LOAD_S, step * (steps + extra + selection_steps(config)), per_example * eval_examples(config)
 
 
 @dataclass
@@ -166,7 +186,10 @@ def calibrate(rows: list[dict[str, Any]]) -> Calibration:
     for row in rows:
         if row.get("status") != "done" or not row.get("config"):
             continue
-        c = cells.setdefault(row["cell"], {"config": row["config"], "train_s": row.get("train_s"),
+        train_s = row.get("train_s")
+        if train_s is not None and row.get("choose_s") is not None:  # the prediction includes the choosing
+            train_s += row["choose_s"]
+        c = cells.setdefault(row["cell"], {"config": row["config"], "train_s": train_s,
                                            "cell_eval_s": row.get("cell_eval_s"), "eval_s": 0.0, "n": 0})
         c["eval_s"] += row.get("eval_s") or 0.0
         c["n"] += row.get("n") or 0

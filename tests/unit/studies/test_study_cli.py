@@ -164,3 +164,23 @@ def test_results_to_stdout_and_errors(ran, tmp_path, capsys):
     assert "give --out FILE" in capsys.readouterr().err
     assert main(["results", str(tmp_path / "missing.sqlite")]) == 2
     assert "no such results store" in capsys.readouterr().err
+
+
+def test_plan_counts_the_choosing_on_the_shots():
+    from xshot.studies.plan import selection_steps
+    from xshot.training.config import RunConfig
+
+    base = RunConfig(task="nli", model="some-base-model", method="prompt", train="xnli:en:dev", k=16,
+                     eval=["xnli:de:test"], max_steps=10, precision="fp32")
+    cv = base.model_copy(update={"search": {"learning_rate": [1e-5, 3e-5], "max_steps": [10, 20]},
+                                 "selection": "cv", "selection_folds": 4})
+    assert selection_steps(base) == 0
+    assert selection_steps(cv) == (10 + 20) * 2 * 4  # every candidate on every fold
+    assert selection_steps(cv.model_copy(update={"selection": "dev-k"})) == (10 + 20) * 2
+    _, plain_train, plain_eval = default_costs(base)
+    assert default_costs(cv)[1] == pytest.approx(plain_train * (10 + 240) / 10)
+    searched = base.model_copy(update={"options": {"label_words": "search", "search_steps": 5}})
+    assert default_costs(searched)[1] == pytest.approx(plain_train * (10 + 4 * 2 * 5) / 10)  # 4 candidates, 2 folds
+    demos = base.model_copy(update={"options": {"demonstrations": "random", "demo_sets": 4}})
+    assert default_costs(demos)[1] == pytest.approx(plain_train * 3)
+    assert default_costs(demos)[2] == pytest.approx(plain_eval * 12)

@@ -84,6 +84,14 @@ class PromptConfig(MethodConfig):
     def word_overrides(self) -> dict[str, str]:
         return self.label_words if isinstance(self.label_words, dict) else {}
 
+    def cost_factors(self, task: str, steps: int) -> tuple[int, float, float]:
+        search = 0
+        if self.searches_label_words and task == "nli" and self.search_candidates > 1:
+            search = self.search_candidates * self.search_folds * (self.search_steps or steps)
+        if self.lm_bff_demonstrations:  # inputs about 3x longer (measured on gemma3-270m), each test input sets x
+            return search, 3.0, 3.0 * self.demo_sets
+        return search, 1.0, 1.0
+
     def check_task(self, task: str) -> None:
         if self.lm_bff_demonstrations and task != "nli":
             raise XshotError("option demonstrations is for NLI (LM-BFF); NER prompts (EntLM) have no template")
