@@ -94,3 +94,23 @@ def is_low_resource(code: str, high_resource: Iterable[str] | None = None) -> bo
     """True unless ``code`` is in the high-resource list (codes compared as ISO 639-3)."""
     iso = to_iso639_3(code)
     return (iso or str(code).lower()) not in high_resource_set(high_resource)
+
+
+#: writing systems of the non-Latin-script languages in xshot's datasets (and other common ones), by
+#: ISO 639-3 code (the dominant script of the standard written language, as in their Wikipedias)
+SCRIPTS = {
+    "ara": "Arabic", "urd": "Arabic", "fas": "Arabic", "pes": "Arabic", "pus": "Arabic", "uig": "Arabic",
+    "bul": "Cyrillic", "rus": "Cyrillic", "ukr": "Cyrillic", "mkd": "Cyrillic", "srp": "Cyrillic",
+    "kaz": "Cyrillic", "kir": "Cyrillic", "bel": "Cyrillic", "tat": "Cyrillic", "bak": "Cyrillic",
+    "ell": "Greek", "heb": "Hebrew", "yid": "Hebrew", "hye": "Armenian", "kat": "Georgian",
+    "hin": "Devanagari", "mar": "Devanagari", "nep": "Devanagari", "san": "Devanagari", "ben": "Bengali",
+    "asm": "Bengali", "pan": "Gurmukhi", "guj": "Gujarati", "ori": "Odia", "tam": "Tamil", "tel": "Telugu",
+    "kan": "Kannada", "mal": "Malayalam", "sin": "Sinhala", "tha": "Thai", "lao": "Lao", "khm": "Khmer",
+    "mya": "Myanmar", "zho": "Han", "cmn": "Han", "yue": "Han", "jpn": "Japanese", "kor": "Hangul",
+    "amh": "Ethiopic", "tir": "Ethiopic", "div": "Thaana", "bod": "Tibetan",
+}
+
+
+def script_of(code: str) -> str:
+    """The writing system of a language (Latin unless listed in :data:`SCRIPTS`)."""
+    return SCRIPTS.get(to_iso639_3(code) or str(code).lower(), "Latin")
