@@ -1,6 +1,7 @@
 """build_report end to end on hand-built results: files, self-contained HTML, small studies, CLI errors."""
 
 import base64
+from pathlib import Path
 import re
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import pytest
 from reporting_data import FAILED_ERROR, make_results
 
 from xshot.reporting import build_report
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +131,14 @@ def test_choices_made_on_the_shots_are_reported(tmp_path):
            "Yes/Also/Never 0.625, Right/Maybe/No 0.375 |" in md
     build_report(make_results(seeds=(1,), ks=(8,), targets=("de",), failed=False), tmp_path / "none")
     assert "No method chose anything from its shots." in (tmp_path / "none" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("csv", sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").rglob("*.csv")
+                                       if p.parent.name != "report"))
+def test_every_committed_results_file_rebuilds_its_report(csv, tmp_path):
+    from xshot.reporting.frame import load_results
+
+    df = load_results(REPO / csv)
+    build_report(df, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert f"{df['cell'].nunique()} cell(s)" in md and "## Findings" in md
