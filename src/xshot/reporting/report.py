@@ -17,7 +17,7 @@ import pandas as pd
 from xshot.errors import XshotError
 from xshot.io import atomic_open
 from xshot.reporting import figures as figs
-from xshot.reporting.document import Document, Paragraph, to_html, to_markdown
+from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
 from xshot.reporting.frame import group_results, load_study, method_order, plan_note, prepare
 from xshot.reporting.languages import high_resource_set
@@ -121,11 +121,13 @@ def _write(doc: Document, out: Path, results: pd.DataFrame, summary_rows: list[d
         f.write(to_markdown(doc))
     with atomic_open(out / "report.html") as f:
         f.write(to_html(doc))
+    with atomic_open(out / "tables.tex") as f:  # the main and findings tables for a paper
+        f.write(to_latex(doc))
     with atomic_open(out / "results.csv") as f:
         results.to_csv(f, index=False)
     with atomic_open(out / "summary.csv") as f:
         pd.DataFrame(summary_rows).to_csv(f, index=False)
     # atomic_open's temporary files are private (0600); a report is meant to be shared.
-    for path in [*written, *(out / n for n in ("report.md", "report.html", "results.csv", "summary.csv"))]:
+    for path in [*written, *(out / n for n in ("report.md", "report.html", "tables.tex", "results.csv", "summary.csv"))]:
         Path(path).chmod(0o644)
     return out / "report.html"

@@ -148,7 +148,7 @@ def findings_table(g: Group, comps: list[Comparison]) -> Table:
                      Cell(f"{c.mde:.1f}" if math.isfinite(c.mde) else "–")])
     return Table(columns=["comparison", "Δ points", "95% CI", "p", "Holm p", "A wins (langs)", "pairs",
                           *[f"Δ {k}" for k in splits], "MDE"],
-                 rows=rows, caption=g.title(), css_class="findings")
+                 rows=rows, caption=g.title(), numeric=[False] + [True] * (7 + len(splits)), css_class="findings")
 
 
 def section(ctx: ReportContext) -> Section:

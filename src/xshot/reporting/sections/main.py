@@ -139,6 +139,7 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
         caption=caption,
         notes=table_notes,
         numeric=[False] + [True] * len(columns),
+        css_class="main",
     )
     return table, summary_rows
 
