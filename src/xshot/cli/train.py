@@ -155,7 +155,7 @@ def evaluate(
     from xshot.training.run import evaluate_spec
 
     manifest = read_manifest(model_dir)
-    model, cfg = load_model(model_dir)
+    model, cfg = load_model(model_dir, data_root)
     mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
     device = select_device(cfg.device)
     rt = Runtime(device, select_precision(device, cfg.precision), data_root, True)

@@ -69,8 +69,9 @@ def read_manifest(directory: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
-    """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable)."""
+def load_model(directory: str | Path, data_root: str | None = None) -> tuple[XshotModel, RunConfig]:
+    """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable; for methods whose
+    predictions read the shots, the training data too, under ``data_root``)."""
     from xshot.methods import get_method
 
     directory = model_directory(directory)
@@ -88,7 +89,7 @@ def load_model(directory: str | Path) -> tuple[XshotModel, RunConfig]:
         for name, tensor in state.items():
             params[name].copy_(tensor)
     if mcfg.needs_shots_at_test:  # demonstrations are the shots: draw them again (same spec, K and seed)
-        shots = training_data(config, config.train, config.k, Runtime(torch.device("cpu"), None, None, False))
+        shots = training_data(config, config.train, config.k, Runtime(torch.device("cpu"), None, data_root, False))
         model.observe_shots(shots.examples, shots.language, config.seed)
     model.eval()
     return model, config

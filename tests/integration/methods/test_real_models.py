@@ -124,3 +124,38 @@ def test_exported_finetune_gives_the_same_logits_in_transformers(tmp_path):
         theirs = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     assert torch.allclose(ours, theirs, atol=1e-4)
     assert "xnli:sw:test" in (tmp_path / "hf" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("backbone", ["me5-small", "gemma3-270m"])
+@pytest.mark.parametrize("options", [{"demonstrations": "random", "demo_sets": 2},
+                                     {"demonstrations": "similar", "demo_sets": 2},
+                                     {"label_words": "search", "search_words": 5, "search_candidates": 2,
+                                      "search_steps": 1}], ids=["demos-random", "demos-similar", "label-search"])
+def test_lm_bff_prompting_end_to_end(backbone, options, tmp_path):
+    """LM-BFF's demonstrations and label search on the real data and both real backbones, then reloaded."""
+    config = RunConfig(task="nli", model=offline_model(backbone), method="prompt", seed=1, max_steps=2, batch_size=4,
+                       max_length=256, bootstrap=20, options=options, **{**TASKS["nli"], "eval_limit": 6})
+    metrics = run(config, tmp_path, data_root=str(shared_data_root()))
+    for ev in metrics.evaluations.values():
+        assert ev.n == 6 and any(n.startswith("label words: ") for n in ev.notes)
+    if "demonstrations" in options:
+        notes = [n for ev in metrics.evaluations.values() for n in ev.notes if n.startswith("LM-BFF demonstrations")]
+        assert len(notes) == 2 and f"({options['demonstrations']}): 2 sets per input from 6 shots" in notes[0]
+    else:
+        (choice,) = metrics.choices
+        assert choice.what == "label_words" and set(choice.chosen) == {"entailment", "neutral", "contradiction"}
+        assert len(choice.candidates) == 2 and all(len(c.fold_scores) == 2 for c in choice.candidates)
+        assert metrics.time.choose_s > 0
+    model, _ = load_model(tmp_path, str(shared_data_root()))  # the searched words and the demonstration pool
+    words = [n for n in next(iter(metrics.evaluations.values())).notes if n.startswith("label words: ")][0]
+    assert model.label_words == [w.split(" ", 1)[1] for w in words.removeprefix("label words: ").split("; ")]
+
+
+def test_entlm_searched_words_end_to_end_on_a_real_lm_head(tmp_path):
+    config = RunConfig(task="ner", model=offline_model("gemma3-270m"), method="prompt", seed=1, max_steps=2,
+                       batch_size=4, max_length=128, bootstrap=20, options={"label_words": "search"}, **TASKS["ner"])
+    metrics = run(config, tmp_path, data_root=str(shared_data_root()))
+    (choice,) = metrics.choices
+    assert choice.what == "label_words" and set(choice.chosen) == {"PER", "ORG", "LOC"}
+    assert any("EntLM full-vocabulary objective" in n for n in metrics.notes)
+    assert metrics.training[0].loss and all(x == x for x in metrics.training[0].loss)
