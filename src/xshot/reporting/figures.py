@@ -145,3 +145,27 @@ def transfer_scatter(
         )
     fig.suptitle(title, fontsize=10, y=0.99)
     return png(fig)
+
+
+def sensitivity(scores: Mapping[str, Mapping[str, Sequence[float]]], colors: Mapping[str, str], title: str,
+                ylabel: str) -> Figure:
+    """Each method's selection score across its candidates (``scores[method][candidate]``: one value per
+    seed), as points per seed and a line through the means: how much the answer depends on the choice."""
+    methods = list(scores)
+    fig = Figure(figsize=(6.4 + 1.6 * max(0, len(methods) - 1), 3.8), layout="constrained")
+    axes = fig.subplots(1, max(1, len(methods)), squeeze=False)[0]
+    for ax, method in zip(axes, methods):
+        names = list(scores[method])
+        means = []
+        for j, name in enumerate(names):
+            values = [v for v in scores[method][name] if not math.isnan(v)]
+            ax.scatter([j] * len(values), values, s=14, alpha=0.6, color=colors.get(method))
+            means.append(sum(values) / len(values) if values else math.nan)
+        ax.plot(range(len(names)), means, marker="o", color=colors.get(method), label=method)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+        ax.set_title(method, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=10)
+    return fig

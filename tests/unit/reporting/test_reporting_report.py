@@ -156,3 +156,19 @@ def test_main_and_findings_tables_are_exported_as_booktabs_latex(report):
     doc = Document("t", sections=[Section("s", [Table(["a", "b"], [[Cell("x"), Cell("1")]], numeric=[False, True],
                                                       css_class="main"), Table(["c"], [[Cell("skip")]])])])
     assert "{lr}" in to_latex(doc) and "skip" not in to_latex(doc)
+
+
+def test_a_search_space_gets_a_sensitivity_figure(tmp_path):
+    import json
+
+    df = make_results(seeds=(1, 2), ks=(8,), targets=("de",), failed=False)
+    def choice(seed):
+        return json.dumps([{"what": "hyperparameters", "chosen": {"learning_rate": 1e-4}, "how": "4-fold cv",
+                            "candidates": [{"name": "learning_rate=1e-05", "fold_scores": [0.3, 0.4]},
+                                           {"name": "learning_rate=0.0001", "fold_scores": [0.5, 0.5 + seed / 100]}]}])
+    df["choices"] = [choice(s) for s in df["seed"]]
+    build_report(df, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "learning_rate: 0.0001" in md and "learning_rate=1e-05 0.350" in md
+    figures = sorted(p.name for p in (tmp_path / "figures").glob("sensitivity-*.png"))
+    assert len(figures) == 1 and f"figures/{figures[0]}" in md
