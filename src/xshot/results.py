@@ -84,6 +84,14 @@ class Timing(BaseModel):
     eval_s: float | None = None
 
 
+class Compute(BaseModel):
+    """Training compute: tokens the body processed and the estimated FLOPs (6N per token when every body
+    weight trains, about 4N on a frozen body; ``xshot.training.trainer.flops_per_token``)."""
+
+    train_tokens: int | None = None
+    train_flops: float | None = None
+
+
 class Parameters(BaseModel):
     trainable: int | None = None
     total: int | None = None
@@ -126,6 +134,7 @@ class RunResult(BaseModel):
     evaluations: dict[str, Evaluation] = Field(default_factory=dict)
     params: Parameters = Field(default_factory=Parameters)
     time: Timing = Field(default_factory=Timing)
+    compute: Compute = Field(default_factory=Compute)
     peak_memory_mb: float | None = None
     model_source: str | None = Field(default=None, description="what the model name (an alias) resolved to")
     device: str | None = None

@@ -169,3 +169,21 @@ def sensitivity(scores: Mapping[str, Mapping[str, Sequence[float]]], colors: Map
     axes[0].set_ylabel(ylabel)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def compute_scatter(points: Sequence[tuple[str, float, float, float, float]], colors: Mapping[str, str],
+                    title: str, xlabel: str, ylabel: str) -> Figure:
+    """Score against training compute, one point per method: ``(method, compute, mean, low, high)``."""
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for method, x, y, lo, hi in points:
+        err = [[y - lo if math.isfinite(lo) else 0.0], [hi - y if math.isfinite(hi) else 0.0]]
+        ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3, color=colors.get(method), label=method)
+        ax.annotate(method, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    if points and min(p[1] for p in points) > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig

@@ -57,6 +57,7 @@ COLUMNS: dict[str, str] = {
     "scores": "TEXT",  # JSON {metric: value}
     "ci": "TEXT",  # JSON {metric: [low, high]}
     "train_s": "REAL",
+    "train_flops": "REAL",  # estimated training compute (results.Compute)
     "choose_s": "REAL",  # choosing from the shots before training (label search and its folds)
     "eval_s": "REAL",  # this evaluation set's evaluation time
     "load_s": "REAL",
@@ -84,7 +85,7 @@ FRAME_COLUMNS = [
 FRAME_TAIL = [
     "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
     "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "precision", "threads", "traceback", "choose_s", "choices",
+    "precision", "threads", "traceback", "choose_s", "choices", "train_flops",
 ]
 _INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
 
@@ -150,6 +151,7 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         primary_metric=primary,
         train_s=_float(m.time.train_s),
         choose_s=_float(m.time.choose_s),
+        train_flops=_float(m.compute.train_flops),
         choices=json.dumps([c.model_dump(mode="json") for c in m.choices], ensure_ascii=False),
         load_s=_float(m.time.load_s),
         cell_eval_s=_float(m.time.eval_s),

@@ -47,6 +47,9 @@ class RunConfig(BaseModel):
                                                       "data: K-fold cross-validation on the shots (cv) or a second, "
                                                       "disjoint K-shot sample of the training data (dev-k)")
     selection_folds: int = Field(4, ge=2, description="folds of selection: cv")
+    budget: dict[str, float] = Field(default_factory=dict, description="matched training budgets: {steps: N} "
+                                     "(every method N steps) or {train_flops: F} (each method the steps that cost "
+                                     "about F FLOPs at the shots' mean length)")
 
     @model_validator(mode="after")
     def _selection(self) -> "RunConfig":
@@ -59,6 +62,17 @@ class RunConfig(BaseModel):
                 raise ValueError(f"search: {name} needs a non-empty list of values")
         if self.search and self.epochs is not None:
             raise ValueError("search with epochs: give max_steps instead (candidates are compared at fixed steps)")
+        if self.budget:
+            if len(self.budget) != 1 or next(iter(self.budget)) not in ("steps", "train_flops"):
+                raise ValueError("budget takes one of steps or train_flops, e.g. {train_flops: 1.0e15}")
+            if next(iter(self.budget.values())) <= 0:
+                raise ValueError("budget must be positive")
+            if "steps" in self.budget:
+                if self.max_steps is not None and self.max_steps != int(self.budget["steps"]):
+                    raise ValueError("budget: {steps} and max_steps disagree; give one")
+                self.max_steps = int(self.budget["steps"])
+            elif self.search and "max_steps" in self.search:
+                raise ValueError("budget: {train_flops} fixes the steps; do not search max_steps")
         if self.selection == "dev-k" and self.k is None:
             raise ValueError("selection: dev-k needs k (a second K-shot sample)")
         return self
@@ -82,7 +96,7 @@ class RunConfig(BaseModel):
                 *[data_resource(s, self.eval_split) for s in self.eval]]
 
 
-LATER_FIELDS = ("search", "selection", "selection_folds")
+LATER_FIELDS = ("search", "selection", "selection_folds", "budget")
 
 
 def data_resource(spec: str, split: str) -> str:

@@ -27,14 +27,14 @@ from xshot.errors import XshotError
 from xshot.io import write_jsonl
 from xshot.methods.base import MethodConfig, Shots, XshotModel
 from xshot.provenance import versions
-from xshot.results import Evaluation, Parameters, RunResult, ShotChoice, Timing, TrainingStage
+from xshot.results import Compute, Evaluation, Parameters, RunResult, ShotChoice, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
 from xshot.training.evaluate import predict_proba, to_inference_precision
 from xshot.training.prepare import Runtime, build_model, dev_sample, load_data, method_config, training_data
 from xshot.training.selection import CrossValidation, select_hyperparameters
 from xshot.training.tracking import log_run, track_dir
-from xshot.training.trainer import seed_everything, train
+from xshot.training.trainer import seed_everything, steps_for_budget, train
 
 log = logging.getLogger("xshot")
 EVAL_SUBSET_SEED = 0  # the same evaluation subset for every method and seed, so runs are paired
@@ -145,7 +145,8 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
              len(source), "; ".join(model.notes) or "no notes")
     log.info("config: %s", json.dumps(config.model_dump(mode="json"), sort_keys=True))  # once the inputs are valid
 
-    train_s = choose_s = 0.0
+    train_s = choose_s = flops = 0.0
+    tokens = 0
     training: list[TrainingStage] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
     choices: list[ShotChoice] = []
     for stage in (source, target):
@@ -155,20 +156,30 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
             model.observe_shots(stage.examples, stage.language, config.seed)
             continue
         model.to(device)
-        cross_validate = CrossValidation(model, stage.examples, mcfg, device, rt.dtype, config.seed,
-                                         config.max_steps, config.epochs)
+        features = model.encode(stage.examples)
+        budget_steps = None
+        if config.budget.get("train_flops"):  # equal compute: as many steps as the budget buys this method
+            budget_steps = steps_for_budget(model, features, mcfg, float(config.budget["train_flops"]))
+        steps = budget_steps if budget_steps is not None else config.max_steps
+        if config.search and stage is not source:  # the values chosen on the source shots
+            steps = budget_steps if budget_steps is not None else mcfg.max_steps
+        cross_validate = CrossValidation(model, stage.examples, mcfg, device, rt.dtype, config.seed, steps,
+                                         config.epochs)
         started = time.perf_counter()
         choices += model.choose_from_shots(Shots(stage.examples, stage.language, config.seed, cross_validate,
                                                  lambda spec: training_data(config, spec, None, rt).examples))
         if config.search and stage is source:  # the chosen values then train every stage
             dev = dev_sample(config, source, rt) if config.selection == "dev-k" else None
-            mcfg, chosen = select_hyperparameters(config, model, cross_validate, dev)
+            mcfg, chosen = select_hyperparameters(config.model_copy(update={"max_steps": steps}), model,
+                                                  cross_validate, dev)
             choices.append(chosen)
+            steps = mcfg.max_steps
         choose_s += time.perf_counter() - started
-        result = train(model, model.encode(stage.examples), mcfg, seed=config.seed, device=device, dtype=rt.dtype,
-                       max_steps=mcfg.max_steps if config.search else config.max_steps, epochs=config.epochs,
-                       progress=progress)
+        result = train(model, features, mcfg, seed=config.seed, device=device, dtype=rt.dtype, max_steps=steps,
+                       epochs=config.epochs, progress=progress)
         train_s += result.seconds
+        tokens += result.tokens
+        flops += result.flops
         training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
                                       loss=[round(x, 5) for x in result.losses]))
 
@@ -199,6 +210,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         evaluations=evaluations,
         params=Parameters(**count_parameters(model)),
         time=Timing(load_s=load_s, choose_s=choose_s, train_s=train_s, eval_s=eval_s),
+        compute=Compute(train_tokens=tokens, train_flops=flops),
         peak_memory_mb=peak_memory_mb(device),
         model_source=model.backbone.name,
         device=str(device),

@@ -37,6 +37,31 @@ class TrainResult:
     steps: int
     seconds: float
     losses: list[float]
+    tokens: int = 0  # non-padding tokens the body processed
+    flops: float = 0.0  # estimated training compute (see :func:`flops_per_token`)
+
+
+def flops_per_token(model: XshotModel) -> float:
+    """Training FLOPs per token, the usual estimate: a forward pass costs 2N for N body weights (the word
+    embedding matrix is a lookup, not counted), the backward pass 2N for the activation gradients plus 2N
+    times the share of body weights that train (weight gradients): 6N for full fine-tuning, about 4N for
+    parameter-efficient methods on a frozen body."""
+    embedding = model.body.get_input_embeddings().weight
+    seen, total, trainable = {id(embedding)}, 0, 0
+    for p in model.body.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return float(total) * (4 + 2 * trainable / max(1, total))
+
+
+def steps_for_budget(model: XshotModel, features: list[Feature], config: MethodConfig, flops: float) -> int:
+    """Optimisation steps whose estimated compute is ``flops``, at the shots' mean length."""
+    mean_tokens = sum(len(f.input_ids) for f in features) / max(1, len(features))
+    per_step = flops_per_token(model) * mean_tokens * config.batch_size * config.grad_accumulation
+    return max(1, round(flops / per_step))
 
 
 def move(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -73,6 +98,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     order = torch.Generator().manual_seed(seed)
     batches = _batches(features, config.batch_size, order)
     losses: list[float] = []
+    tokens = 0
     start = time.perf_counter()
     bar = _progress(steps, "train", progress)
     for _ in range(steps):
@@ -80,6 +106,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
         total = 0.0
         for _ in range(config.grad_accumulation):
             batch = move(model.collate(next(batches)), device)
+            tokens += int(batch["attention_mask"].sum())
             with autocast(device, dtype):
                 loss = model.loss(batch) / config.grad_accumulation
             (scaler.scale(loss) if scaler else loss).backward()
@@ -100,7 +127,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     if bar is not None:
         bar.close()
     model.eval()
-    return TrainResult(steps, time.perf_counter() - start, losses)
+    return TrainResult(steps, time.perf_counter() - start, losses, tokens, tokens * flops_per_token(model))
 
 
 def _batches(features: list[Feature], size: int, generator: torch.Generator):

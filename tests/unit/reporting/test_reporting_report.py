@@ -29,7 +29,8 @@ def test_writes_all_outputs(report):
     for name in ("report.md", "report.html", "results.csv", "summary.csv"):
         assert (out / name).stat().st_size > 0
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert len(pngs) == 5  # one learning curve, bars and transfer scatter per K
+    assert len(pngs) == 7  # one learning curve; bars, transfer scatter and score-vs-compute per K
+    assert sum(n.startswith("compute-") for n in pngs) == 2
     assert sum(n.startswith("curve-") for n in pngs) == 1
     assert pd.read_csv(out / "results.csv").shape[0] == len(df)
     summary = pd.read_csv(out / "summary.csv")
@@ -52,7 +53,7 @@ def test_html_is_self_contained(report):
     out, _, _ = report
     html = (out / "report.html").read_text()
     imgs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(imgs) == 5
+    assert len(imgs) == 7
     for src in imgs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -77,9 +78,9 @@ def test_rebuild_drops_stale_figures(report, tmp_path):
 
     out = tmp_path / "r"
     shutil.copytree(report[0], out)
-    assert len(list((out / "figures").glob("*.png"))) == 5
+    assert len(list((out / "figures").glob("*.png"))) == 7
     build_report(make_results(ks=(8,), failed=False), out)
-    assert sorted(p.name.split("-")[0] for p in (out / "figures").glob("*.png")) == ["bars", "transfer"]
+    assert sorted(p.name.split("-")[0] for p in (out / "figures").glob("*.png")) == ["bars", "compute", "transfer"]
 
 
 def test_empty_results_still_give_a_report(tmp_path):

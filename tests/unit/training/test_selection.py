@@ -119,3 +119,40 @@ def test_the_dev_k_sample_is_disjoint_from_the_shots(tmp_path):
     dev = dev_sample(config, shots, rt)
     assert len(dev) == 15 and not {json.dumps(e.to_json()) for e in dev} & {json.dumps(e.to_json()) for e in shots.examples}
     assert dev == dev_sample(config, shots, rt)
+
+
+def test_training_flops_by_hand_and_the_budget_in_steps(tiny_encoder):
+    from xshot.training.trainer import flops_per_token, steps_for_budget, train
+
+    from xshot.methods import get_method
+
+    model = make(tiny_encoder, method="finetune")
+    config = get_method("finetune").config_class()
+    body = model.body
+    embedding = body.get_input_embeddings().weight
+    n = sum(p.numel() for p in body.parameters() if p is not embedding)
+    trainable = sum(p.numel() for p in body.parameters() if p is not embedding and p.requires_grad)
+    assert trainable == n  # only the word embeddings are frozen
+    assert flops_per_token(model) == pytest.approx(6 * n)  # 2N forward + 2N activations + 2N weights
+    for p in body.parameters():
+        p.requires_grad_(False)
+    assert flops_per_token(model) == pytest.approx(4 * n)  # a frozen body: no weight gradients
+    for p in body.parameters():
+        p.requires_grad_(True)
+    embedding.requires_grad_(False)
+    features = model.encode(SHOTS)
+    mean = sum(len(f.input_ids) for f in features) / len(features)
+    per_step = 6 * n * mean * config.batch_size
+    assert steps_for_budget(model, features, config, 10 * per_step) == 10
+    result = train(model, features, config, seed=1, device=CPU, max_steps=2, progress=False)
+    assert result.tokens > 0 and result.flops == pytest.approx(result.tokens * 6 * n)
+
+
+def test_budget_is_one_of_steps_or_flops():
+    base = dict(task="nli", model="m", method="finetune", train="jsonl:x")
+    assert RunConfig(**base, budget={"steps": 30}).max_steps == 30
+    with pytest.raises(ValueError, match="one of steps or train_flops"):
+        RunConfig(**base, budget={"seconds": 3})
+    with pytest.raises(ValueError, match="disagree"):
+        RunConfig(**base, budget={"steps": 30}, max_steps=10)
+    assert RunConfig(**base).key() == RunConfig(**base, budget={}).key()

@@ -6,10 +6,12 @@ import math
 
 import pandas as pd
 
-from xshot.reporting.document import Cell, Paragraph, Section, Table
+from xshot.reporting import figures as figs
+from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import DASH, count, num, short_model
 from xshot.reporting.frame import method_order
 from xshot.reporting.sections import ReportContext, finish
+from xshot.reporting.stats import summarize
 
 def cost_table(done: pd.DataFrame) -> Table:
     """Per (task, model, method): medians over cells of trainable parameters, time and memory."""
@@ -53,6 +55,34 @@ def cost_table(done: pd.DataFrame) -> Table:
     )
 
 
+def compute_figures(ctx: ReportContext) -> list[Figure]:
+    """Per main table: each trained method's target-language score against its training compute (estimated
+    FLOPs, else measured training seconds), so "better at equal compute" can be read off."""
+    out = []
+    for g in ctx.groups:
+        cells = g.rows.drop_duplicates("cell")
+        flops = "train_flops" in cells and cells["train_flops"].notna().any()
+        points = []
+        for method in g.methods:
+            mine = cells[cells["method"] == method]
+            x = mine["train_flops"].median() if flops else (mine["train_s"].fillna(0) + (
+                mine["choose_s"].fillna(0) if "choose_s" in mine else 0)).median()
+            per_seed, _ = g.seed_average(method, g.targets)
+            if not per_seed or not x or math.isnan(x):
+                continue  # untrained methods (zero-shot, ICL) have no training compute
+            s = summarize(list(per_seed.values()))
+            points.append((method, float(x), 100 * s.mean, 100 * s.ci_low, 100 * s.ci_high))
+        if len(points) < 2:
+            continue
+        fig = figs.compute_scatter(points, ctx.colors, f"Score against training compute\n{g.title()}",
+                                   "estimated training FLOPs (log)" if flops else "training seconds (log)",
+                                   f"{g.metric} ×100 (targets, 95% CI)")
+        out.append(Figure(g.slug("compute"), figs.png(fig),
+                          "Training compute per method (median over cells; FLOPs estimated as 6N per token for "
+                          "full fine-tuning, about 4N on a frozen body, choices on the shots included in seconds)."))
+    return out
+
+
 def section(ctx: ReportContext) -> Section:
-    blocks = [cost_table(ctx.done)] if not ctx.done.empty else [Paragraph("No completed cells.")]
+    blocks = [cost_table(ctx.done), *compute_figures(ctx)] if not ctx.done.empty else [Paragraph("No completed cells.")]
     return finish(Section("Cost", blocks, anchor="cost"), ctx)
