@@ -9,6 +9,7 @@ language.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -114,3 +115,17 @@ SCRIPTS = {
 def script_of(code: str) -> str:
     """The writing system of a language (Latin unless listed in :data:`SCRIPTS`)."""
     return SCRIPTS.get(to_iso639_3(code) or str(code).lower(), "Latin")
+
+
+@functools.lru_cache(maxsize=1)
+def _cc100() -> dict[str, float]:
+    from importlib import resources
+
+    text = resources.files("xshot.resources").joinpath("cc100.csv").read_text(encoding="utf-8")
+    rows = [line.split(",") for line in text.splitlines() if line and not line.startswith("#")][1:]
+    return {to_iso639_3(iso) or iso: float(tokens) for iso, tokens, _ in rows}
+
+
+def cc100_tokens(code: str) -> float:
+    """Millions of CC-100 tokens of a language (XLM-R's pretraining data, ``resources/cc100.csv``); 0 if absent."""
+    return _cc100().get(to_iso639_3(code) or str(code).lower(), 0.0)
