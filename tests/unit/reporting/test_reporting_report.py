@@ -173,3 +173,13 @@ def test_a_search_space_gets_a_sensitivity_figure(tmp_path):
     assert "learning_rate: 0.0001" in md and "learning_rate=1e-05 0.350" in md
     figures = sorted(p.name for p in (tmp_path / "figures").glob("sensitivity-*.png"))
     assert len(figures) == 1 and f"figures/{figures[0]}" in md
+
+
+def test_the_closing_note_table_script_reproduces_its_committed_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("table", REPO / "examples" / "table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.table(str(REPO / "examples" / "decoders" / "results.csv"))
+    assert text.splitlines()[2:] == (REPO / "examples" / "decoders" / "table.md").read_text().splitlines()
