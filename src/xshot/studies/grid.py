@@ -110,8 +110,9 @@ def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
                                 except ValidationError as exc:
                                     first = exc.errors()[0]
                                     where = ".".join(str(x) for x in first.get("loc", ()))
+                                    msg = str(first.get("msg")).removeprefix("Value error, ")
                                     raise XshotError(
-                                        f"setting {s.name!r}, method {method.name!r}: {where}: {first.get('msg')}",
+                                        f"setting {s.name!r}, method {method.name!r}: {where + ': ' if where else ''}{msg}",
                                         study.source,
                                     ) from None
                                 key = config.key()

@@ -375,6 +375,14 @@ def _check_method_options(study: Study, fail) -> None:
         for owner, loc in [*zip(owners, layers), (m, ("methods", i))]:
             if isinstance(owner, SettingSpec) and owner.methods is not None and m.name not in owner.methods:
                 continue
+            for name, values in (owner.search or {}).items():  # every searched value must be a valid option
+                if name in ("learning_rate", "batch_size", "max_steps") or not isinstance(values, list):
+                    continue
+                for value in values:
+                    try:
+                        config_class.resolve({name: value})
+                    except XshotError as err:
+                        fail(f"method {m.name!r}: search: {err.message}", loc + ("search", name))
             options = owner.options or {}
             if not options:
                 continue

@@ -207,6 +207,46 @@ settings:
     assert err.value.line == 6 and message in err.value.message
 
 
+@pytest.mark.parametrize("entry,message", [
+    ("{name: lora, search: {rnk: [4, 8]}}", "method 'lora': search: unknown option(s) rnk"),
+    ("{name: lora, search: {rank: [4, -1]}}", "method 'lora': search: option rank must be at least 1"),
+    ("{name: lora, search: {rank: []}}", "method 'lora': search: rank needs a non-empty list of values"),
+    ("{name: lora, selection: none}", "method 'lora': search needs selection: cv or dev-k"),
+])
+def test_bad_search_spaces_fail_at_load_with_file_and_line(make_study, entry, message):
+    text = f"""\
+name: bad
+task: nli
+models: [m]
+methods:
+  - finetune
+  - {entry}
+defaults: {{selection: cv, search: {{learning_rate: [1.0e-5, 1.0e-4]}}}}
+settings:
+  - {{name: s, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"]}}
+"""
+    with pytest.raises(XshotError) as err:
+        expand(load_study(make_study(text)))
+    assert message in err.value.message
+
+
+def test_a_method_entry_search_replaces_the_default_space(make_study):
+    text = """\
+name: sel
+task: nli
+models: [m]
+methods:
+  - finetune
+  - {name: lora, search: {rank: [4, 8]}}
+defaults: {selection: cv, search: {learning_rate: [1.0e-5, 1.0e-4]}}
+settings:
+  - {name: s, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"]}
+"""
+    cells = {c.config.method: c.config for c in expand(load_study(make_study(text)))}
+    assert cells["finetune"].search == {"learning_rate": [1e-5, 1e-4]} and cells["finetune"].selection == "cv"
+    assert cells["lora"].search == {"rank": [4, 8]}
+
+
 def test_a_setting_may_name_its_own_models(make_study):
     text = """\
 name: mixed
