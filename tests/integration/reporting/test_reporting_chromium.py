@@ -118,10 +118,10 @@ def test_report_from_store_covers_the_study(rendered):
 
 def test_dom_has_the_tables_and_images(rendered):
     out, dom, _ = rendered
-    # 2 main tables (K=8, 32), 2 x (gap table + correlation table), cost, failures
-    assert len(re.findall(r"<table[\s>]", dom)) == 8
+    # per K (8, 32): a findings table, a main table, a gap table and a correlation table; cost, failures
+    assert len(re.findall(r"<table[\s>]", dom)) == 10
     imgs = re.findall(r"<img [^>]*src=\"([^\"]*)\"", dom)
-    assert len(imgs) == len(list((out / "figures").glob("*.png"))) == 5
+    assert len(imgs) == len(list((out / "figures").glob("*.png"))) == 7  # + score against compute per K
     assert all(src.startswith("data:image/png;base64,") for src in imgs)
     assert "<strong>60.0 ± 2.8</strong>" in dom
     assert "dualcl-k32-s3" in dom and "CUDA out of memory" in dom
