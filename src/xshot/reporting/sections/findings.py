@@ -168,5 +168,5 @@ def section(ctx: ReportContext) -> Section:
             "optimistic about their independence.", note=True))
     else:
         blocks.append(Paragraph("No named comparison applies: the default ones need DualCL and a prompting method, "
-                                "or fine-tuning and another method, in the same table."))
+                                "or fine-tuning and another method, in the same table.", note=True))
     return finish(Section("Findings", blocks, anchor="findings"), ctx)
