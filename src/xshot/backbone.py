@@ -9,6 +9,7 @@ pretrained LM head, and how its tokenizer frames a sequence with special tokens.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Callable, Literal
@@ -126,7 +127,7 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
     ``check(kind, has_pretrained_lm_head)`` may refuse the backbone once its config is read, before any
     weight loads.
     """
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     alias, name = name, _resolve(name)
     try:
@@ -134,7 +135,7 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
         kind = model_kind(config)
         if check is not None:
             check(kind, has_pretrained_lm_head(config, kind))
-        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(name, trust_remote_code)
     except (OSError, ValueError) as err:
         raise _unavailable(alias, name, err) from err
     with_head = want_lm_head and has_pretrained_lm_head(config, kind)
@@ -143,8 +144,6 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
             body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)
     except OSError as err:
         raise _unavailable(alias, name, err) from err
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return Backbone(
         name=name,
         kind=kind,
@@ -154,6 +153,23 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
         framing=_probe_framing(tokenizer),
         word_prefix=_probe_word_prefix(tokenizer),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str, trust_remote_code: bool = False):
+    """A checkpoint's tokenizer, loaded once per process and shared by the cells a process runs.
+
+    With transformers 5, loading XLM-R's fast tokenizer (it parses the 17 MB ``tokenizer.json`` in Python
+    and again in Rust) takes about 4 s where the model's weights take 0.2 s (me5-small, measured on one
+    core): most of a short cell's load time. Nothing in xshot changes a tokenizer after this function
+    (decoders without a padding token get their end-of-sequence token here, once).
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _resolve(name: str) -> str:

@@ -77,3 +77,14 @@ def test_threads_follow_omp_num_threads_else_the_physical_cores(monkeypatch):
         assert configure_threads() == max(1, usable * psutil.cpu_count(logical=False) // psutil.cpu_count(logical=True))
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_process_loads_each_tokenizer_once_and_each_model_afresh(tiny_decoder):
+    """Cells share the tokenizer (loading one costs seconds); weights are never shared between cells."""
+    first, second = load_backbone(tiny_decoder), load_backbone(tiny_decoder)
+    assert first.tokenizer is second.tokenizer
+    assert first.tokenizer.pad_token_id is not None  # a decoder without one gets its end-of-sequence token
+    assert first.body is not second.body
+    with torch.no_grad():
+        first.body.get_input_embeddings().weight.add_(1.0)
+    assert not torch.equal(first.body.get_input_embeddings().weight, second.body.get_input_embeddings().weight)

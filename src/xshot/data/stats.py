@@ -23,10 +23,10 @@ def words(dataset: Dataset) -> list[str]:
 
 
 def load_tokenizer(name_or_path: str) -> Any:
-    from transformers import AutoTokenizer
+    from xshot.backbone import load_tokenizer as load_shared
 
     try:
-        return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False)
+        return load_shared(name_or_path)
     except (OSError, ValueError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise XshotError(f"cannot load tokenizer {name_or_path!r}: {reason}") from err
