@@ -95,7 +95,8 @@ def build_report(
     if done.empty:
         doc.intro.append(Paragraph("No completed cells: there is nothing to tabulate yet.", note=True))
 
-    ctx = ReportContext(done, failed, groups, colors, distance_fn)
+    comparisons = [tuple(c) for c in spec.comparisons] if spec is not None and spec.comparisons else None
+    ctx = ReportContext(done, failed, groups, colors, distance_fn, comparisons=comparisons)
     doc.sections = [SECTIONS.get(name)(ctx) for name in SECTIONS]
     results = df[df["study"].astype(str) == study_name] if filter_study else df
     return _write(doc, Path(out_dir), results, ctx.summary_rows)

@@ -38,7 +38,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, create_model,
+                      field_validator)
 
 from xshot.data import spec as data_spec
 from xshot.errors import XshotError
@@ -185,6 +186,10 @@ class Study(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     store: Optional[str] = None
     tracking: Optional[str] = Field(default=None, description="TensorBoard log directory for every cell")
+    comparisons: Optional[list[tuple[str, str]]] = Field(
+        default=None, description="[A, B] pairs of the study's methods that the report's findings test as A − B, "
+                                  "in every table that has both (default: DualCL against each prompting method, "
+                                  "each method against finetune)")
 
     #: where the study was loaded from (not part of the file)
     _source: Optional[str] = PrivateAttr(default=None)
@@ -207,6 +212,26 @@ class Study(BaseModel):
         for m in value:
             if not m.strip():
                 raise ValueError("empty model name")
+        return value
+
+    @field_validator("comparisons", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        for i, entry in enumerate(value if isinstance(value, list) else [value] if value is not None else []):
+            if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)):
+                raise ValueError(f"entry {i + 1} is {entry!r}: each entry is a pair [A, B] of method names")
+        return value
+
+    @field_validator("comparisons")
+    @classmethod
+    def _comparisons(cls, value: list[tuple[str, str]] | None, info: ValidationInfo) -> list[tuple[str, str]] | None:
+        names = list(dict.fromkeys(m.name for m in info.data.get("methods", [])))  # methods validate first
+        for i, (a, b) in enumerate(value or []):
+            if a == b:
+                raise ValueError(f"entry {i + 1} compares {a!r} with itself")
+            for side in (a, b):
+                if names and side not in names:
+                    raise ValueError(f"entry {i + 1}: {side!r} is not a method of this study (methods: {', '.join(names)})")
         return value
 
     @property

@@ -75,3 +75,17 @@ def test_default_pairs_and_scripts():
         ("dualcl", "prompt"), ("dualcl", "lora"), ("prompt", "finetune"), ("lora", "finetune"), ("dualcl", "finetune")]
     assert default_pairs(["prompt", "lora"]) == []
     assert (script_of("ur"), script_of("zh"), script_of("swa"), script_of("am")) == ("Arabic", "Han", "Latin", "Ethiopic")
+
+
+def test_a_study_names_its_own_comparisons():
+    from xshot.reporting.sections import ReportContext
+    from xshot.reporting.sections.findings import section
+
+    a = {"de": [0.40, 0.45, 0.38], "sw": [0.36, 0.33, 0.37]}
+    b = {"de": [0.42, 0.41, 0.40], "sw": [0.34, 0.36, 0.35]}
+    g = _group({"finetune": b, "dualcl": a, "prompt": b})
+    ctx = ReportContext(pd.DataFrame(), pd.DataFrame(), [g], {}, comparisons=[("prompt", "dualcl")])
+    text = [blk.text for blk in section(ctx).blocks if hasattr(blk, "text")]
+    assert text[0].startswith("On NLI (K = 16, gemma3-270m), prompt-based fine-tuning and DualCL do not differ")
+    assert not any("fine-tuning and" in t or "and fine-tuning" in t for t in text[1:])  # only the named one
+    assert [(c.a, c.b) for c in findings(g, ctx.comparisons)] == [("prompt", "dualcl")]

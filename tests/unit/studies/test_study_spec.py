@@ -138,6 +138,10 @@ def _error(text: str, tmp_path) -> XshotError:
         ("languages: [de, sw]\n", "", 14, ["'{lang}' is used but no languages"]),
         ("defaults: {max_steps: 5", "defaults: {max_steps: five", 10, ["max_steps", "integer"]),
         ("seeds: [1, 2]", "seeds: [1, 2", 9, ["invalid YAML"]),
+        ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora, dualcl]]", 9,
+         ["comparisons: entry 1: 'dualcl' is not a method of this study (methods: finetune, lora)"]),
+        ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora, lora]]", 9, ["entry 1 compares 'lora' with itself"]),
+        ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora]]", 9, ["each entry is a pair [A, B] of method names"]),
     ],
 )
 def test_validation_errors_name_file_and_line(tmp_path, old, new, line, words):

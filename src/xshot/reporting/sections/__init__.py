@@ -27,6 +27,7 @@ class ReportContext:
     groups: list[Group]
     colors: dict[str, str]
     distance_fn: Callable | None = None  # URIEL distances unless a test replaces them
+    comparisons: list[tuple[str, str]] | None = None  # the study's named comparisons (None: the default ones)
     summary_rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv, filled by the main section
 
 

@@ -1,7 +1,7 @@
 """Findings: the study's named comparisons, tested and said in words, first in the report.
 
-For each main table (task × model × setting × K) and each named comparison (by default DualCL against
-every prompting method, and every method against ``finetune``): the mean difference over the (target
+For each main table (task × model × setting × K) and each named comparison (the study file's
+``comparisons``; by default DualCL against every prompting method, and every method against ``finetune``): the mean difference over the (target
 language, seed) pairs both methods have, with a 95% t-interval; a paired sign-flip permutation test over
 those pairs, Holm-corrected across the table's comparisons; the number of target languages each side
 wins on its seed mean; the difference split by low- vs high-resource targets and by script; and the
@@ -154,7 +154,7 @@ def findings_table(g: Group, comps: list[Comparison]) -> Table:
 def section(ctx: ReportContext) -> Section:
     blocks = []
     for g in ctx.groups:
-        comps = findings(g)
+        comps = findings(g, ctx.comparisons)
         if not comps:
             continue
         blocks += [Paragraph(sentence(c, g)) for c in comps]
@@ -167,6 +167,7 @@ def section(ctx: ReportContext) -> Section:
             "paired differences. Pairs of one seed share a trained model, so the interval and the test are "
             "optimistic about their independence.", note=True))
     else:
-        blocks.append(Paragraph("No named comparison applies: the default ones need DualCL and a prompting method, "
-                                "or fine-tuning and another method, in the same table.", note=True))
+        blocks.append(Paragraph(
+            "No named comparison applies: the study's `comparisons` (or, by default, DualCL against a prompting "
+            "method, or another method against fine-tuning) need both methods in the same table.", note=True))
     return finish(Section("Findings", blocks, anchor="findings"), ctx)
