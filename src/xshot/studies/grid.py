@@ -111,9 +111,9 @@ def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
                                     first = exc.errors()[0]
                                     where = ".".join(str(x) for x in first.get("loc", ()))
                                     msg = str(first.get("msg")).removeprefix("Value error, ")
-                                    raise XshotError(
+                                    raise XshotError(  # the method's entry: where its overrides meet the defaults
                                         f"setting {s.name!r}, method {method.name!r}: {where + ': ' if where else ''}{msg}",
-                                        study.source,
+                                        study.source, study.line_of(("methods", study.methods.index(method))),
                                     ) from None
                                 key = config.key()
                                 if key in seen:

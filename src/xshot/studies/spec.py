@@ -193,6 +193,7 @@ class Study(BaseModel):
 
     #: where the study was loaded from (not part of the file)
     _source: Optional[str] = PrivateAttr(default=None)
+    _lines: dict = PrivateAttr(default_factory=dict)  # YAML location -> line, for errors found later
 
     _lists = field_validator("models", "seeds", "k", "languages", "eval", mode="before")(_as_list)
 
@@ -237,6 +238,10 @@ class Study(BaseModel):
     @property
     def source(self) -> str | None:
         return self._source
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        """The file line of a location such as ``("methods", 2)`` (None for a study not read from text)."""
+        return line_of(self._lines, loc)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,6 +315,7 @@ def parse_study(text: str, path: str | Path = "<study>") -> tuple[Study, dict[Pa
         more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise XshotError(_format_error(first) + more, path, line_of(lines, tuple(first.get("loc", ())))) from None
     study._source = path
+    study._lines = lines
     _check(study, lines, path)
     return study, lines
 

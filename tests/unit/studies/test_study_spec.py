@@ -187,37 +187,19 @@ def test_cli_missing_study_file(tmp_path, capsys):
     assert "nope.yaml: no such study file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("options,message", [
-    ("{rnk: 8}", "method 'lora': unknown option(s) rnk"),
-    ("{verbalizer_language: targte}", "method 'lora': option verbalizer_language must be one of source, target"),
-    ("{rank: -1}", "method 'lora': option rank must be at least 1"),
-    ("{freeze_embeddings: maybe}", "method 'lora': option freeze_embeddings: expected true or false"),
-    ("{template: x}", "method 'lora': option template is for head=verbalizer; this run has head=linear"),
-])
-def test_bad_method_options_fail_at_load_with_file_and_line(make_study, options, message):
-    text = f"""\
-name: bad
-task: nli
-models: [m]
-methods:
-  - finetune
-  - {{name: lora, options: {options}}}
-settings:
-  - {{name: s, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"]}}
-"""
-    path = make_study(text)
-    with pytest.raises(XshotError) as err:
-        load_study(path)
-    assert err.value.line == 6 and message in err.value.message
-
-
 @pytest.mark.parametrize("entry,message", [
+    ("{name: lora, options: {rnk: 8}}", "method 'lora': unknown option(s) rnk"),
+    ("{name: lora, options: {verbalizer_language: targte}}",
+     "method 'lora': option verbalizer_language must be one of source, target"),
+    ("{name: lora, options: {rank: -1}}", "method 'lora': option rank must be at least 1"),
+    ("{name: lora, options: {freeze_embeddings: maybe}}", "method 'lora': option freeze_embeddings: expected true or false"),
+    ("{name: lora, options: {template: x}}", "method 'lora': option template is for head=verbalizer; this run has head=linear"),
     ("{name: lora, search: {rnk: [4, 8]}}", "method 'lora': search: unknown option(s) rnk"),
     ("{name: lora, search: {rank: [4, -1]}}", "method 'lora': search: option rank must be at least 1"),
     ("{name: lora, search: {rank: []}}", "method 'lora': search: rank needs a non-empty list of values"),
     ("{name: lora, selection: none}", "method 'lora': search needs selection: cv or dev-k"),
 ])
-def test_bad_search_spaces_fail_at_load_with_file_and_line(make_study, entry, message):
+def test_bad_method_options_and_search_spaces_fail_at_load_with_file_and_line(make_study, entry, message):
     text = f"""\
 name: bad
 task: nli
@@ -231,7 +213,7 @@ settings:
 """
     with pytest.raises(XshotError) as err:
         expand(load_study(make_study(text)))
-    assert message in err.value.message
+    assert err.value.line == 6 and message in err.value.message
 
 
 def test_a_method_entry_search_replaces_the_default_space(make_study):
