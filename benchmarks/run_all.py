@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("eval_throughput", "verbalizer_scoring", "cell_cost", "memory", "scaling", "precision")
+BENCHMARKS = ("eval_throughput", "verbalizer_scoring", "cell_cost", "memory", "scaling", "precision", "precision_seeds",
+              "compile")
 
 
 def main() -> int:
