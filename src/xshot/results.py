@@ -109,6 +109,17 @@ class CandidateScore(BaseModel):
         return sum(self.fold_scores) / len(self.fold_scores) if self.fold_scores else None
 
 
+def best_candidate(scores: list[CandidateScore]) -> int:
+    """The index of the best mean score; ties go to the first listed. Means equal to 1e-9 are ties: the
+    mean of [0.25, 1/3] and of [5/24, 0.375] are both 7/24 but differ in their last bit, which must not
+    decide a choice."""
+    def key(i: int) -> tuple[float, int]:
+        mean = scores[i].mean
+        return (round(mean, 9) if mean is not None else -math.inf, -i)
+
+    return max(range(len(scores)), key=key)
+
+
 class ShotChoice(BaseModel):
     """A choice a method made from the training shots alone (e.g. LM-BFF's label words), and how."""
 

@@ -20,7 +20,7 @@ import torch
 
 from xshot.data.examples import NERExample, NLIExample
 from xshot.methods.base import Candidate, MethodConfig, XshotModel
-from xshot.results import CandidateScore, ShotChoice
+from xshot.results import CandidateScore, ShotChoice, best_candidate
 from xshot.training.evaluate import predict
 from xshot.training.trainer import train
 
@@ -168,6 +168,6 @@ def select_hyperparameters(config: "RunConfig", model: XshotModel, cv: CrossVali
     else:
         scores = cv.holdout(candidates, dev or [])
         how = f"trained on the {len(cv.examples)} shots, scored on a disjoint sample of {len(dev or [])} (dev-k)"
-    best = max(range(len(points)), key=lambda i: (scores[i].mean, -i))
+    best = best_candidate(scores)
     values, mcfg = points[best]
     return mcfg, ShotChoice(what="hyperparameters", chosen=values, how=how, candidates=scores)

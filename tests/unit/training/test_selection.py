@@ -156,3 +156,15 @@ def test_budget_is_one_of_steps_or_flops():
     with pytest.raises(ValueError, match="disagree"):
         RunConfig(**base, budget={"steps": 30}, max_steps=10)
     assert RunConfig(**base).key() == RunConfig(**base, budget={}).key()
+
+
+def test_equal_means_are_ties_whatever_their_last_bit_and_go_to_the_first_listed():
+    from xshot.results import CandidateScore, best_candidate
+
+    a = CandidateScore(name="learning_rate=3e-05", fold_scores=[0.25, 1 / 3])  # 7/24, one bit below
+    b = CandidateScore(name="learning_rate=0.0001", fold_scores=[5 / 24, 0.375])  # 7/24, one bit above
+    assert a.mean != b.mean and abs(a.mean - b.mean) < 1e-15  # what a real cell stored
+    assert best_candidate([a, b]) == 0 and best_candidate([b, a]) == 0
+    better = CandidateScore(name="x", fold_scores=[0.25, 0.375])
+    assert best_candidate([a, b, better]) == 2
+    assert best_candidate([CandidateScore(name="empty"), a]) == 1  # a candidate without scores never wins

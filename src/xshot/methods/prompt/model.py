@@ -45,7 +45,7 @@ from xshot.methods.prompt.demonstrations import Demonstrations, SimilarityEncode
 from xshot.methods.prompt.label_search import (best_assignments, candidate_vocabulary, entity_label_words,
                                                likely_words)
 from xshot.methods.prompts import template, verbalizer
-from xshot.results import ShotChoice
+from xshot.results import ShotChoice, best_candidate
 
 SCORING_NOTES = {
     "mlm-head": "label words scored by the pretrained MLM head (its transform, decoder and bias)",
@@ -176,7 +176,7 @@ class PromptModel(XshotModel):
         if len(options) > 1:
             scored = shots.cross_validate([Candidate(name="/".join(o.values()), apply=partial(PromptModel._use_words, words=o))
                                            for o in options], cfg.search_folds)
-            pick = max(range(len(options)), key=lambda j: (scored[j].mean, -j))
+            pick = best_candidate(scored)
         else:
             pick = 0
         self._use_words(options[pick])
