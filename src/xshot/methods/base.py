@@ -83,6 +83,11 @@ class MethodConfig:
         training step and of an evaluated example relative to the method's plain ``Cost``)."""
         return 0, 1.0, 1.0
 
+    def scores_whole_vocabulary(self, task: str) -> bool:
+        """For ``xshot plan``: whether every token goes through the LM head's whole vocabulary (EntLM's
+        objective), a product as large as the body's own on small multilingual models."""
+        return False
+
     @property
     def needs_shots_at_test(self) -> bool:
         """Whether predictions read the training shots (demonstrations), so a reloaded model redraws them."""

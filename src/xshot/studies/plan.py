@@ -52,8 +52,8 @@ def dataset_size(spec: str, split: str, default: int) -> int:
     return known.sizes.get(parse_spec(spec).split or split, default)
 
 
-def model_size_factor(model: str) -> float:
-    """Size relative to a 110M-parameter model: from a local config.json when there is one, else the name."""
+def model_dims(model: str) -> tuple[int, int, int] | None:
+    """(hidden size, layers, vocabulary) from a local config.json, None without one."""
     from xshot.errors import XshotError
     from xshot.settings import resolve_model
 
@@ -62,17 +62,41 @@ def model_size_factor(model: str) -> float:
     except XshotError:
         pass
     cfg = Path(model) / "config.json"
-    if cfg.is_file():
-        try:
-            data = json.loads(cfg.read_text())
-            text = data.get("text_config", data)
-            hidden = text.get("hidden_size") or text.get("d_model") or text.get("n_embd")
-            layers = text.get("num_hidden_layers") or text.get("num_layers") or text.get("n_layer")
-            vocab = text.get("vocab_size") or 0
-            if hidden and layers:
-                return max(0.05, (12 * layers * hidden * hidden + vocab * hidden) / BASE_PARAMS)
-        except (OSError, ValueError, AttributeError):
-            pass
+    if not cfg.is_file():
+        return None
+    try:
+        data = json.loads(cfg.read_text())
+        text = data.get("text_config", data)
+        hidden = text.get("hidden_size") or text.get("d_model") or text.get("n_embd")
+        layers = text.get("num_hidden_layers") or text.get("num_layers") or text.get("n_layer")
+        return (int(hidden), int(layers), int(text.get("vocab_size") or 0)) if hidden and layers else None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
+def vocabulary_factor(model: str) -> float:
+    """Cost of a token through the body and the whole-vocabulary head against the body alone (FLOPs: the
+    head's V·H against the body's 12·L·H²); 1 when the model's dimensions are unknown."""
+    dims = model_dims(model)
+    if dims is None:
+        return 1.0
+    hidden, layers, vocab = dims
+    return 1.0 + vocab * hidden / (12 * layers * hidden * hidden)
+
+
+def model_size_factor(model: str) -> float:
+    """Size relative to a 110M-parameter model: from a local config.json when there is one, else the name."""
+    from xshot.errors import XshotError
+    from xshot.settings import resolve_model
+
+    dims = model_dims(model)
+    if dims is not None:
+        hidden, layers, vocab = dims
+        return max(0.05, (12 * layers * hidden * hidden + vocab * hidden) / BASE_PARAMS)
+    try:
+        model = resolve_model(model)
+    except XshotError:
+        pass
     name = model.lower()
     m = re.search(r"(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", name)
     if m:
@@ -152,7 +176,11 @@ def default_costs(config: RunConfig) -> tuple[float, float, float]:
     train_speedup, eval_speedup = BF16_SPEEDUP if runs_in_bf16(config) else (1.0, 1.0)
     steps = train_steps(config)
     try:
-        extra, step_factor, eval_factor = method_config(config).cost_factors(config.task, steps)
+        mcfg = method_config(config)
+        extra, step_factor, eval_factor = mcfg.cost_factors(config.task, steps)
+        if mcfg.scores_whole_vocabulary(config.task):
+            vocab = vocabulary_factor(config.model)
+            step_factor, eval_factor = step_factor * vocab, eval_factor * vocab
     except XshotError:  # an invalid option is reported by the study check, not here
         extra, step_factor, eval_factor = 0, 1.0, 1.0
     step = cost.step_s * size * batch * step_factor / train_speedup

@@ -184,3 +184,21 @@ def test_plan_counts_the_choosing_on_the_shots():
     demos = base.model_copy(update={"options": {"demonstrations": "random", "demo_sets": 4}})
     assert default_costs(demos)[1] == pytest.approx(plain_train * 3)
     assert default_costs(demos)[2] == pytest.approx(plain_eval * 12)
+
+
+def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
+    """EntLM's objective sends every token through the whole vocabulary: V·H on top of the body's 12·L·H²."""
+    from xshot.methods import get_method
+    from xshot.training.config import RunConfig
+
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 3072}))
+    full = RunConfig(task="ner", model=str(tmp_path), method="prompt", train="wikiann:en", k=10,
+                     eval=["wikiann:de"], max_steps=10, precision="fp32")
+    restricted = full.model_copy(update={"options": {"ner_objective": "restricted"}})
+    factor = 1 + 3072 * 64 / (12 * 2 * 64 * 64)  # = 3
+    _, train_full, eval_full = default_costs(full)
+    _, train_restricted, eval_restricted = default_costs(restricted)
+    assert train_full == pytest.approx(factor * train_restricted) and eval_full == pytest.approx(factor * eval_restricted)
+    finetune = full.model_copy(update={"method": "finetune"})
+    assert default_costs(finetune)[1] == pytest.approx(
+        train_restricted * get_method("finetune").cost.step_s / get_method("prompt").cost.step_s)

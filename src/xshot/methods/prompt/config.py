@@ -92,6 +92,9 @@ class PromptConfig(MethodConfig):
             return search, 3.0, 3.0 * self.demo_sets
         return search, 1.0, 1.0
 
+    def scores_whole_vocabulary(self, task: str) -> bool:
+        return task == "ner" and self.ner_objective == "full"
+
     def check_task(self, task: str) -> None:
         if self.lm_bff_demonstrations and task != "nli":
             raise XshotError("option demonstrations is for NLI (LM-BFF); NER prompts (EntLM) have no template")
