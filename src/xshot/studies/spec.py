@@ -187,9 +187,9 @@ class Study(BaseModel):
     store: Optional[str] = None
     tracking: Optional[str] = Field(default=None, description="TensorBoard log directory for every cell")
     comparisons: Optional[list[tuple[str, str]]] = Field(
-        default=None, description="[A, B] pairs of the study's methods that the report's findings test as A − B, "
-                                  "in every table that has both (default: DualCL against each prompting method, "
-                                  "each method against finetune)")
+        default=None, description="[A, B] pairs that the report's findings test as A − B: two methods (in every "
+                                  "table that has both) or two settings (each method they share, per model and K); "
+                                  "default: DualCL against each prompting method, each method against finetune")
 
     #: where the study was loaded from (not part of the file)
     _source: Optional[str] = PrivateAttr(default=None)
@@ -226,13 +226,18 @@ class Study(BaseModel):
     @field_validator("comparisons")
     @classmethod
     def _comparisons(cls, value: list[tuple[str, str]] | None, info: ValidationInfo) -> list[tuple[str, str]] | None:
-        names = list(dict.fromkeys(m.name for m in info.data.get("methods", [])))  # methods validate first
+        methods = list(dict.fromkeys(m.name for m in info.data.get("methods", [])))  # validated before
+        settings = [st.name for st in info.data.get("settings", [])]
         for i, (a, b) in enumerate(value or []):
             if a == b:
                 raise ValueError(f"entry {i + 1} compares {a!r} with itself")
             for side in (a, b):
-                if names and side not in names:
-                    raise ValueError(f"entry {i + 1}: {side!r} is not a method of this study (methods: {', '.join(names)})")
+                if methods and side not in methods and side not in settings:
+                    raise ValueError(f"entry {i + 1}: {side!r} is neither a method nor a setting of this study "
+                                     f"(methods: {', '.join(methods)}; settings: {', '.join(settings)})")
+            if methods and (a in methods) != (b in methods):
+                raise ValueError(f"entry {i + 1} compares a method with a setting: compare two methods (within "
+                                 "each table) or two settings (the methods they share)")
         return value
 
     @property

@@ -89,3 +89,27 @@ def test_a_study_names_its_own_comparisons():
     assert text[0].startswith("On NLI (K = 16, gemma3-270m), prompt-based fine-tuning and DualCL do not differ")
     assert not any("fine-tuning and" in t or "and fine-tuning" in t for t in text[1:])  # only the named one
     assert [(c.a, c.b) for c in findings(g, ctx.comparisons)] == [("prompt", "dualcl")]
+
+
+def test_two_settings_are_compared_on_the_methods_they_share():
+    """Variants run as settings (e.g. EntLM's two objectives) are paired by (target language, seed) like methods."""
+    from dataclasses import replace
+
+    from xshot.reporting.sections import ReportContext
+    from xshot.reporting.sections.findings import section, setting_arms
+
+    base = {"de": [0.40, 0.42, 0.41], "sw": [0.35, 0.36, 0.34]}
+    better = {lang: [s + 0.04 for s in v] for lang, v in base.items()}
+    full = replace(_group({"prompt": base}), setting="entlm-full")
+    restricted = replace(_group({"prompt": better, "dualcl": base}), setting="entlm-restricted")
+    other_model = replace(_group({"prompt": base}), setting="entlm-full", model="/models/me5-small")
+    (merged,) = setting_arms([full, restricted, other_model], "entlm-restricted", "entlm-full")
+    assert merged.methods == ["entlm-restricted", "entlm-full"] and merged.model == "/models/gemma3-270m"
+    (c,) = findings(merged, [("entlm-restricted", "entlm-full")])
+    assert (c.n, c.wins, c.languages) == (6, 2, 2) and c.delta == pytest.approx(4.0)
+    assert c.p == pytest.approx(2 / 2**6)  # all six pairs positive
+    ctx = ReportContext(pd.DataFrame(), pd.DataFrame(), [full, restricted, other_model], {},
+                        comparisons=[("entlm-restricted", "entlm-full")])
+    text = [blk.text for blk in section(ctx).blocks if hasattr(blk, "text")]
+    assert text[0].startswith("On NLI (K = 16, gemma3-270m), entlm-restricted leads entlm-full by 4.0 points")
+    assert sum(t.startswith("On NLI") for t in text) == 1  # no method comparison was asked for

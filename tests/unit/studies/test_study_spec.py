@@ -139,7 +139,9 @@ def _error(text: str, tmp_path) -> XshotError:
         ("defaults: {max_steps: 5", "defaults: {max_steps: five", 10, ["max_steps", "integer"]),
         ("seeds: [1, 2]", "seeds: [1, 2", 9, ["invalid YAML"]),
         ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora, dualcl]]", 9,
-         ["comparisons: entry 1: 'dualcl' is not a method of this study (methods: finetune, lora)"]),
+         ["comparisons: entry 1: 'dualcl' is neither a method nor a setting of this study (methods: finetune, lora; "
+          "settings: src)"]),
+        ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora, src]]", 9, ["compares a method with a setting"]),
         ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora, lora]]", 9, ["entry 1 compares 'lora' with itself"]),
         ("seeds: [1, 2]", "seeds: [1, 2]\ncomparisons: [[lora]]", 9, ["each entry is a pair [A, B] of method names"]),
     ],

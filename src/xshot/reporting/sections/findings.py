@@ -1,7 +1,9 @@
 """Findings: the study's named comparisons, tested and said in words, first in the report.
 
 For each main table (task × model × setting × K) and each named comparison (the study file's
-``comparisons``; by default DualCL against every prompting method, and every method against ``finetune``): the mean difference over the (target
+``comparisons``; by default DualCL against every prompting method, and every method against ``finetune``;
+a comparison of two settings, e.g. two variants of one method, pairs each method the settings share, per
+model and K, in a table of its own): the mean difference over the (target
 language, seed) pairs both methods have, with a 95% t-interval; a paired sign-flip permutation test over
 those pairs, Holm-corrected across the table's comparisons; the number of target languages each side
 wins on its seed mean; the difference split by low- vs high-resource targets and by script; and the
@@ -127,6 +129,31 @@ def sentence(c: Comparison, g: Group) -> str:
             f"{fmt_p(c.p_holm)}; {a} ahead in {c.wins} of {c.languages} target languages){detect}.")
 
 
+def setting_arms(groups: list[Group], a: str, b: str) -> list[Group]:
+    """Two settings side by side: for each model, K (target K, precision) that both have, and each method the
+    two share, one group whose two "methods" are the settings ``a`` and ``b`` (that method's scores in each),
+    so that :func:`compare` pairs them by (target language, seed) as it pairs methods."""
+    def key(g: Group) -> tuple:
+        return (g.task, g.model, g.source, g.k_label, g.target_k, g.precision)
+
+    out = []
+    for ga in (g for g in groups if g.setting == a):
+        for gb in (g for g in groups if g.setting == b and key(g) == key(ga)):
+            shared = [m for m in ga.methods if m in gb.methods]
+            for method in shared:
+                label = (lambda s: s) if len(shared) == 1 else (lambda s, m=method: f"{s} ({m})")
+                cols = {c.key: c for c in ga.columns if not c.is_source}
+                merged = Group(task=ga.task, model=ga.model, setting="", train=ga.train, source=ga.source,
+                               k_label=ga.k_label, k_num=ga.k_num, target_k=ga.target_k, precision=ga.precision,
+                               metric=ga.metric, rows=ga.rows.iloc[0:0], methods=[label(a), label(b)],
+                               columns=[c for c in gb.columns if c.key in cols])
+                for side, g in ((label(a), ga), (label(b), gb)):
+                    for col in merged.columns:
+                        merged.scores[(side, col.key)] = g.seed_scores(method, col)
+                out.append(merged)
+    return out
+
+
 def findings(g: Group, pairs: list[tuple[str, str]] | None = None) -> list[Comparison]:
     wanted = [p for p in (pairs if pairs is not None else default_pairs(g.methods))
               if p[0] in g.methods and p[1] in g.methods]
@@ -152,9 +179,24 @@ def findings_table(g: Group, comps: list[Comparison]) -> Table:
 
 
 def section(ctx: ReportContext) -> Section:
+    settings = {g.setting for g in ctx.groups}
+    named = ctx.comparisons
+    method_pairs = None if named is None else [p for p in named if not set(p) <= settings]
+    tables = [(g, findings(g, method_pairs)) for g in ctx.groups]
+    # two settings compared: per model and K, the arms of every such comparison form one more table
+    arms: dict[tuple, tuple[Group, list[tuple[str, str]]]] = {}
+    for a, b in [p for p in named or [] if set(p) <= settings]:
+        for merged in setting_arms(ctx.groups, a, b):
+            k = (merged.task, merged.model, merged.k_label, merged.target_k, merged.precision)
+            first, pairs = arms.setdefault(k, (merged, []))
+            if merged is not first:  # one table per key: its arms and scores collect every comparison
+                first.methods += [m for m in merged.methods if m not in first.methods]
+                first.scores.update(merged.scores)
+                first.columns += [c for c in merged.columns if c.key not in {x.key for x in first.columns}]
+            pairs.append(tuple(merged.methods))
+    tables += [(g, findings(g, pairs)) for g, pairs in arms.values()]
     blocks = []
-    for g in ctx.groups:
-        comps = findings(g, ctx.comparisons)
+    for g, comps in tables:
         if not comps:
             continue
         blocks += [Paragraph(sentence(c, g)) for c in comps]
