@@ -141,15 +141,15 @@ def setting_arms(groups: list[Group], a: str, b: str) -> list[Group]:
         for gb in (g for g in groups if g.setting == b and key(g) == key(ga)):
             shared = [m for m in ga.methods if m in gb.methods]
             for method in shared:
-                label = (lambda s: s) if len(shared) == 1 else (lambda s, m=method: f"{s} ({m})")
-                cols = {c.key: c for c in ga.columns if not c.is_source}
+                names = [a, b] if len(shared) == 1 else [f"{a} ({method})", f"{b} ({method})"]
+                targets_a = {c.key for c in ga.targets}
                 merged = Group(task=ga.task, model=ga.model, setting="", train=ga.train, source=ga.source,
                                k_label=ga.k_label, k_num=ga.k_num, target_k=ga.target_k, precision=ga.precision,
-                               metric=ga.metric, rows=ga.rows.iloc[0:0], methods=[label(a), label(b)],
-                               columns=[c for c in gb.columns if c.key in cols])
-                for side, g in ((label(a), ga), (label(b), gb)):
+                               metric=ga.metric, rows=ga.rows.iloc[0:0], methods=names,
+                               columns=[c for c in gb.targets if c.key in targets_a])
+                for name, g in zip(names, (ga, gb)):
                     for col in merged.columns:
-                        merged.scores[(side, col.key)] = g.seed_scores(method, col)
+                        merged.scores[(name, col.key)] = g.seed_scores(method, col)
                 out.append(merged)
     return out
 
