@@ -36,6 +36,8 @@ def variant(row: pd.Series) -> str:
 def table(path: str) -> str:
     df = pd.read_csv(path)
     df = df[df["status"] == "done"].copy()
+    if "setting" not in df:  # results exported before studies recorded their settings
+        df["setting"] = "en-fewshot"
     df["variant"] = df.apply(variant, axis=1)
     rank = {m: i for i, m in enumerate(method_names())}  # the registry's display order
     df["rank"] = df["method"].map(rank)
@@ -65,10 +67,12 @@ def table(path: str) -> str:
             above = f"{int((g['ci_low'] > chance).sum())}/{len(g)}" if chance is not None else "–"
             per_cell = g.drop_duplicates("cell")
             train_s = per_cell.train_s.fillna(0) + (per_cell.choose_s.fillna(0) if "choose_s" in per_cell else 0)
+            # a cell's evaluation time; older exports have only each set's own
+            eval_s = per_cell.cell_eval_s.mean() if "cell_eval_s" in g else g.groupby("cell").eval_s.sum().mean()
             out.append(
                 f"| {name} | " + " | ".join(cells)
                 + f" | {100 * mean:.1f} [{100 * (mean - half):.1f}, {100 * (mean + half):.1f}] | {above} "
-                f"| {train_s.mean():.0f} | {per_cell.cell_eval_s.mean():.0f} | {int(per_cell.trainable_params.iloc[0]):,} |")
+                f"| {train_s.mean():.0f} | {eval_s:.0f} | {int(per_cell.trainable_params.iloc[0]):,} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
