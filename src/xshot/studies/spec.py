@@ -29,6 +29,7 @@ A study is a YAML mapping::
         train: xnli:en:dev
         k: [16]
         eval: ["xnli:{lang}:test"]
+    comparisons: [[lora, finetune], [source-fewshot, target-fewshot]]   # the report's findings (optional)
 
 Overrides apply in the order ``defaults`` < setting < method (``options`` dicts are merged).
 """
