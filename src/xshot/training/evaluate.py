@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from xshot.kernels import pack_linear_weights
 from xshot.methods.base import LabelSpace, XshotModel
 from xshot.methods.inputs import Feature
 from xshot.training.trainer import autocast, move
@@ -87,11 +88,13 @@ def to_inference_precision(model: XshotModel, dtype: torch.dtype | None) -> Xsho
 
     Autocast converts activations between fp32 and bf16 around every layer norm and activation; with the
     weights cast once, evaluation gets most of what the matrix units offer (measured in
-    ``benchmarks/precision.py``). The scores themselves stay fp32 (``methods.heads.in_fp32``). Cast after
-    the weights are saved: bf16 weights are not converted back.
+    ``benchmarks/precision.py``). The scores themselves stay fp32 (``methods.heads.in_fp32``). On a CPU
+    the linear layers also get their weights packed for oneDNN (``xshot.kernels``). Cast after the
+    weights are saved: bf16 weights are not converted back.
     """
     if dtype == torch.bfloat16:
         model.to(dtype)
+        pack_linear_weights(model)
     return model
 
 
