@@ -17,7 +17,8 @@ from xshot.registry import Registry
 
 @dataclass(frozen=True)
 class Cost:
-    """A method's unit costs for ``xshot plan``: 110M-parameter model, batch 16, 2-core CPU, fp32.
+    """A method's unit costs for ``xshot plan``: a model of size factor 1 (``studies.plan.model_size_factor``,
+    about me5-small), batch 16, 2-core CPU, fp32.
 
     The training budget of a method whose config says it does not train (``trains``) is ignored.
     """

@@ -4,9 +4,9 @@ The model is deliberately simple: a cell costs
 
     load + (seconds per train step x steps) + (seconds per eval example x eval examples)
 
-with seconds per step and per example from a per-method default, scaled by model size (parameters,
-embeddings included: on a CPU the optimiser's pass over a 250k-piece embedding matrix is a large part
-of a step) and batch size. The defaults (fp32, each method's ``Cost``) were measured on a quiet 2-core
+with seconds per step and per example from a per-method default, scaled by model size (the matrix
+weights of the transformer layers, i.e. compute per token; the word embeddings are a lookup and frozen by
+default) and batch size. The defaults (fp32, each method's ``Cost``) were measured on a quiet 2-core
 CPU VM with me5-small (examples/xnli-fewshot-quick.yaml: about 0.4 s per fine-tuning step at batch 8
 and 7 ms per evaluated XNLI pair, in bf16) and are divided by ``BF16_SPEEDUP`` for cells that run in
 bf16; on a GPU they are far too high. When the results store holds finished cells, the defaults are calibrated by the ratio of
@@ -36,6 +36,11 @@ DEFAULT_LOAD_S = 5.4
 BF16_SPEEDUP = (1.4, 2.3)
 DEFAULT_BATCH = 16
 BASE_PARAMS = 110e6
+#: matrix weights (12 x layers x hidden^2) of the transformer layers of a model of size factor 1. The unit
+#: costs were measured on me5-small (21.2M such weights), whose factor stays 1.066, what they were derived
+#: with. Counting all parameters instead (embeddings included) put gemma3-270m at 2.3 instead of 4.4 and
+#: its cells 2.5-3.5x above the estimate (examples/fair, ``benchmarks/plan_check.py``).
+REFERENCE_LAYER_WEIGHTS = 12 * 12 * 384**2 / 1.066
 
 #: labels per class (NLI) / entity types (NER), for turning K into a number of training examples
 N_LABELS = {"nli": 3, "ner": 4}
@@ -85,14 +90,16 @@ def vocabulary_factor(model: str) -> float:
 
 
 def model_size_factor(model: str) -> float:
-    """Size relative to a 110M-parameter model: from a local config.json when there is one, else the name."""
+    """Compute per token relative to the unit costs' model: the layers' matrix weights from a local
+    config.json when there is one (:data:`REFERENCE_LAYER_WEIGHTS`), else, roughly, the parameter count
+    in the name against 110M."""
     from xshot.errors import XshotError
     from xshot.settings import resolve_model
 
     dims = model_dims(model)
     if dims is not None:
-        hidden, layers, vocab = dims
-        return max(0.05, (12 * layers * hidden * hidden + vocab * hidden) / BASE_PARAMS)
+        hidden, layers, _ = dims
+        return max(0.05, 12 * layers * hidden * hidden / REFERENCE_LAYER_WEIGHTS)
     try:
         model = resolve_model(model)
     except XshotError:

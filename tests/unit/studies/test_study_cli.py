@@ -131,6 +131,24 @@ def test_cost_model_pieces(make_study):
     assert plan["estimate"]["done"] == 1 and plan["estimate"]["to_run"] == 7
 
 
+def test_model_size_from_a_local_config_counts_the_layers_not_the_embeddings(tmp_path):
+    """The unit costs were measured on me5-small (factor 1.066); a model's factor is its layers' matrix
+    weights against me5-small's, whatever its vocabulary (a lookup, frozen by default)."""
+    import json
+
+    def model(hidden, layers, vocab):
+        path = tmp_path / f"m{hidden}-{layers}-{vocab}"
+        path.mkdir()
+        (path / "config.json").write_text(json.dumps({"hidden_size": hidden, "num_hidden_layers": layers,
+                                                      "vocab_size": vocab}))
+        return str(path)
+
+    me5_small = model_size_factor(model(384, 12, 250037))
+    assert me5_small == pytest.approx(1.066)
+    assert model_size_factor(model(384, 12, 1000)) == me5_small
+    assert model_size_factor(model(640, 18, 262144)) == pytest.approx(me5_small * 18 * 640**2 / (12 * 384**2))
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
 def test_results_export_to_file(ran, tmp_path, capsys, fmt):
     _, store, cells = ran

@@ -1,0 +1,97 @@
+"""How far ``xshot plan``'s default estimate (no calibration from the store) is from measured cells.
+
+Reads finished results stores (any study) and compares, per cell, the measured load, training (with
+the choices made on the shots: model selection, label search) and evaluation seconds with what
+``studies.plan.default_costs`` predicts for the same configuration; per study the sum over its cells.
+The measured side is whatever the store's runs met (threads, other processes): the JSON records the
+thread counts the rows report.
+
+    python benchmarks/plan_check.py STORE.sqlite [STORE.sqlite ...] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+
+def cells_of(store: Path) -> list[dict]:
+    from xshot.studies.store import ResultsStore
+
+    cells: dict[str, dict] = {}
+    with ResultsStore(store, create=False) as db:
+        rows = db.rows()
+    for row in rows:
+        if row.get("status") != "done" or row.get("train_s") is None:
+            continue
+        c = cells.setdefault(row["cell"], {"study": row["study"], "config": row["config"], "n": 0, "eval_s": 0.0,
+                                           "train_s": row["train_s"] + (row.get("choose_s") or 0.0),
+                                           "cell_eval_s": row.get("cell_eval_s"), "load_s": row.get("load_s") or 0.0,
+                                           "threads": row.get("threads")})
+        c["n"] += row.get("n") or 0
+        c["eval_s"] += row.get("eval_s") or 0.0
+    return list(cells.values())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("stores", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+
+    from xshot.studies.plan import default_costs, eval_examples, model_size_factor
+    from xshot.training.config import RunConfig
+
+    by_method: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    studies: dict[str, dict[str, float]] = defaultdict(lambda: {"measured_s": 0.0, "estimated_s": 0.0, "cells": 0})
+    threads: set = set()
+    models: set[str] = set()
+    for store in args.stores:
+        for cell in cells_of(store):
+            config = RunConfig.model_validate(json.loads(cell["config"]))
+            load, train, evaluation = default_costs(config)
+            evaluation *= cell["n"] / max(1, eval_examples(config))  # the examples actually evaluated
+            measured_eval = cell["cell_eval_s"] if cell["cell_eval_s"] is not None else cell["eval_s"]
+            measured = cell["load_s"] + cell["train_s"] + measured_eval
+            model = Path(config.model).name or config.model
+            by_method[(cell["study"], model, config.method)].append({
+                "train": cell["train_s"] / train if train else None,
+                "eval": measured_eval / evaluation if evaluation else None,
+                "cell": measured / (load + train + evaluation)})
+            s = studies[cell["study"]]
+            s["measured_s"] += measured
+            s["estimated_s"] += load + train + evaluation
+            s["cells"] += 1
+            threads.add(cell["threads"])
+            models.add(config.model)
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return round(statistics.median(values), 2) if values else None
+
+    factors = {Path(m).name or m: round(model_size_factor(m), 3) for m in models}
+    methods = [{"study": st, "model": model, "model_size_factor": factors[model], "method": method, "cells": len(r),
+                "measured_over_estimate": {k: med([x[k] for x in r]) for k in ("train", "eval", "cell")}}
+               for (st, model, method), r in sorted(by_method.items())]
+    targets = []
+    for name, s in sorted(studies.items()):
+        s["ratio"] = round(s["measured_s"] / s["estimated_s"], 3) if s["estimated_s"] else None
+        s["measured_s"], s["estimated_s"] = round(s["measured_s"], 1), round(s["estimated_s"], 1)
+        if s["ratio"] is not None:
+            targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], ">=", 0.7))
+            targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], "<=", 1.3))
+    result = {"benchmark": "plan_check", "stores": [str(s) for s in args.stores], "row_threads": sorted(
+        t for t in threads if t is not None), "studies": dict(studies), "methods": methods, "targets": targets}
+    C.emit(result, args.out, threads=max((t for t in threads if t), default=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
