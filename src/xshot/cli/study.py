@@ -114,7 +114,7 @@ def plan_command(
     rows: list[dict] = []
     if store_path.exists():
         with ResultsStore(store_path, create=False) as results:
-            status = results.cell_status()
+            status = results.status_of(cells)
             rows = results.rows()
     plan = estimate(cells, status, rows, resume=resume)
     plan = {"study": study.name, "source": str(study_path), "store": str(store_path), **plan}

@@ -84,15 +84,21 @@ def plan_note(spec: Any, d: pd.DataFrame) -> Paragraph | None:
     try:
         from xshot.studies.grid import expand
 
-        planned = {c.key for c in expand(spec)}
+        cells = expand(spec, resolve_precision=False)
     except (XshotError, ImportError, ValueError):
         return None
     status = d.groupby("cell")["status"].agg(lambda s: "done" if (s == "done").all() else "failed")
-    done = int(sum(status.get(k) == "done" for k in planned))
-    failed = int(sum(status.get(k) == "failed" for k in planned))
-    pending = len(planned) - done - failed
+    # a cell with precision: auto is stored under the precision it ran at (stores written before xshot
+    # resolved it: under "auto")
+    keys = {c.key: [c.key] + ([c.config.model_copy(update={"precision": p}).key() for p in ("bf16", "fp16", "fp32")]
+                              if c.config.precision == "auto" else []) for c in cells}
+    found = {k: next((status[x] for x in variants if x in status.index), None) for k, variants in keys.items()}
+    planned = {x for variants in keys.values() for x in variants}
+    done = sum(v == "done" for v in found.values())
+    failed = sum(v == "failed" for v in found.values())
+    pending = len(cells) - done - failed
     extra = len(set(status.index) - planned)
-    text = f"Study plan: {len(planned)} cell(s); {done} done, {failed} failed, {pending} not in the results yet."
+    text = f"Study plan: {len(cells)} cell(s); {done} done, {failed} failed, {pending} not in the results yet."
     if extra:
         text += f" {extra} cell(s) in the results are not in the current plan (an edited study, or --model)."
     return Paragraph(text, note=pending > 0 or extra > 0)

@@ -166,8 +166,8 @@ def pending_cells(cells: list[Cell], store: ResultsStore, resume: bool = True) -
     """The cells still to run (all of them without ``resume``; failed ones are always retried)."""
     if not resume:
         return list(cells), 0
-    done = store.done_keys()
-    todo = [c for c in cells if c.key not in done]
+    status = store.status_of(cells)
+    todo = [c for c in cells if status[c.key] != "done"]
     return todo, len(cells) - len(todo)
 
 

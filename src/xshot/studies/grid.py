@@ -16,17 +16,42 @@ _MERGED_DICTS = ("options", "label_map")
 
 @dataclass(frozen=True)
 class Cell:
-    """One run of a study: its resolved configuration and where in the study it comes from."""
+    """One run of a study: its resolved configuration and where in the study it comes from.
+
+    ``precision: auto`` is resolved when the study is expanded (bf16 here, fp32 on a CPU without bf16 units),
+    so a store run on two machines keeps their results apart. ``legacy_key`` is the key such a cell had
+    before (with ``auto`` in it): its rows count as this cell's when they record the resolved precision.
+    """
 
     config: RunConfig
     study: str
     setting: str
     index: int = 0
     language: str | None = None  # the target language of a per-language setting
+    legacy_key: str | None = None
 
     @property
     def key(self) -> str:
         return self.config.key()
+
+    def is_done(self, done: set[str], precisions: dict[str, str]) -> bool:
+        """Whether the store's done cells (and the precision each recorded) include this one."""
+        if self.key in done:
+            return True
+        return self.legacy_key in done and precisions.get(self.legacy_key) == self.config.precision
+
+
+def resolve_auto_precision(config: RunConfig) -> RunConfig:
+    """``precision: auto`` as this machine runs it (``backbone.select_precision``); unchanged if unknown."""
+    if config.precision != "auto":
+        return config
+    try:
+        from xshot.backbone import precision_name, select_device, select_precision
+
+        resolved = precision_name(select_precision(select_device(config.device), "auto"))
+    except Exception:  # a device this machine lacks: the cell fails when it runs, not while planning
+        return config
+    return config.model_copy(update={"precision": resolved})
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -50,10 +75,11 @@ def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
+def expand(study: Study, models: list[str] | None = None, resolve_precision: bool = True) -> list[Cell]:
     """All the cells of ``study`` in execution order (duplicates, by RunConfig key, dropped).
 
-    ``models`` replaces the study's models and every setting's (the CLI's ``--model``).
+    ``models`` replaces the study's models and every setting's (the CLI's ``--model``). Without
+    ``resolve_precision`` (a report, read anywhere) cells keep ``precision: auto``.
     """
     override_models = bool(models)
     models = list(models) if models else list(study.models)
@@ -115,9 +141,13 @@ def expand(study: Study, models: list[str] | None = None) -> list[Cell]:
                                         f"setting {s.name!r}, method {method.name!r}: {where + ': ' if where else ''}{msg}",
                                         study.source, study.line_of(("methods", study.methods.index(method))),
                                     ) from None
+                                legacy = None
+                                if resolve_precision and config.precision == "auto":
+                                    legacy, config = config.key(), resolve_auto_precision(config)
                                 key = config.key()
                                 if key in seen:
                                     continue
                                 seen.add(key)
-                                cells.append(Cell(config, study.name, s.name, len(cells), lang))
+                                cells.append(Cell(config, study.name, s.name, len(cells), lang,
+                                                  legacy if legacy != key else None))
     return cells

@@ -282,6 +282,23 @@ class ResultsStore:
     def done_keys(self) -> set[str]:
         return {k for k, s in self.cell_status().items() if s == "done"}
 
+    def cell_precisions(self) -> dict[str, str]:
+        """cell key -> the precision its rows record (for cells keyed before ``auto`` was resolved)."""
+        cur = self._db.execute("SELECT cell, MIN(precision) AS p FROM results GROUP BY cell")
+        return {r["cell"]: normalize_precision(r["p"]) for r in cur if r["p"]}
+
+    def status_of(self, cells: Iterable["Cell"]) -> dict[str, str]:
+        """Each cell's key -> 'done' / 'failed' / 'pending', its rows under a legacy key included."""
+        status, precisions = self.cell_status(), self.cell_precisions()
+        done = {k for k, v in status.items() if v == "done"}
+        out = {}
+        for cell in cells:
+            if cell.is_done(done, precisions):
+                out[cell.key] = "done"
+            else:
+                out[cell.key] = status.get(cell.key, "pending")
+        return out
+
     def rows(self, study: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM results"
         args: tuple[Any, ...] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -239,3 +240,54 @@ def test_an_unavailable_model_or_dataset_fails_its_cells_once(tmp_path, cells):
     result, calls, rows = study(lambda c: Unavailable(f"{bad_eval}: no such file", data_resource(bad_eval, c.eval_split))
                                 if c.k == 16 else None, "data")
     assert (result.done, result.failed, len(calls)) == (4, 4, 5)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_resolved_into_the_cell_key(make_study, monkeypatch, native):
+    """A store run on a machine with bf16 units and resumed on one without keeps both results apart."""
+    from xshot import backbone
+
+    import torch
+
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(backbone, "select_device", lambda requested: torch.device("cpu"))
+    [cell, *_] = expand(load_study(make_study()))
+    assert cell.config.device in ("auto", "cpu")
+    assert cell.config.precision == ("bf16" if native else "fp32")
+    assert cell.legacy_key == cell.config.model_copy(update={"precision": "auto"}).key() != cell.key
+    [unresolved, *_] = expand(load_study(make_study()), resolve_precision=False)
+    assert unresolved.config.precision == "auto" and unresolved.key == cell.legacy_key
+
+
+def test_rows_under_a_legacy_auto_key_count_only_at_the_precision_they_ran(tmp_path, make_study, runner,
+                                                                            monkeypatch):
+    from xshot import backbone
+
+    import torch
+
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(backbone, "select_device", lambda requested: torch.device("cpu"))
+    cells = expand(load_study(make_study()))
+    legacy = [dataclasses.replace(c, config=c.config.model_copy(update={"precision": "auto"}), legacy_key=None)
+              for c in cells]
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        for old, new in zip(legacy, cells):  # a store from before: keyed with "auto", rows saying bf16 / fp32
+            metrics = {**study_fake_runner.run(old.config), "precision": "bf16" if new.index % 2 == 0 else "fp32"}
+            store.record(old, {"status": "done", "metrics": metrics, "wall_s": 1.0})
+        todo = run_study(cells, store, runner=runner, progress=False)
+        assert todo.skipped == sum(c.index % 2 == 0 for c in cells) and todo.done == len(cells) - todo.skipped
+        assert store.status_of(cells) == {c.key: "done" for c in cells}
+        assert store.count() == 2 * len(cells) + 2 * todo.done  # the fp32 rows stay beside the new bf16 ones
+
+
+def test_a_report_finds_cells_under_any_precision_they_were_stored_with(make_study, monkeypatch):
+    import pandas as pd
+
+    from xshot.reporting.frame import plan_note
+
+    study = load_study(make_study())
+    auto = expand(study, resolve_precision=False)
+    resolved = [c.config.model_copy(update={"precision": "fp32"}).key() for c in auto]
+    cells = [auto[0].key, resolved[1], resolved[2]]  # one stored before resolution, two after
+    note = plan_note(study, pd.DataFrame({"cell": cells, "status": ["done", "done", "failed"]}))
+    assert note.text == f"Study plan: {len(auto)} cell(s); 2 done, 1 failed, {len(auto) - 3} not in the results yet."
