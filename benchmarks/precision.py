@@ -10,7 +10,9 @@ measures what that buys and costs, per offline model (me5-small ``finetune``, ge
 * **evaluation speed**: seconds for those pairs end to end, interleaved fp32/bf16, median, and the bf16
   tokens/s against the bf16 roofline: tokens/s × forward FLOP per token (2 × the body's non-embedding
   weights, plus attention) over the best bf16 square matrix product (1024-4096) measured in the same run;
-* **training speed**: seconds per optimisation step (batch 8, AdamW) in fp32 and bf16 on the same shots.
+* **training speed**: seconds per optimisation step (batch 8, AdamW) in fp32 and bf16 on the same shots;
+* **kernel choices** (`xshot.kernels`): bf16 evaluation without the packed linear layers, and bf16 training
+  steps with torch's own bf16 attention, beside the defaults.
 
 Targets (issue 10): evaluation bf16 ≥ 3× fp32, training step ≥ 2×, evaluation ≥ 50% of the roofline,
 parity as above. Prints one JSON object.
@@ -71,6 +73,7 @@ def main() -> None:
     import torch
 
     from xshot.backbone import cpu_has_native_bf16
+    from xshot.kernels import ATTENTION
     from xshot.data import load
     from xshot.data.sampling import subsample
     from xshot.training.config import RunConfig
@@ -101,8 +104,11 @@ def main() -> None:
         mcfg = method_config(RunConfig(**settings))
         model.eval()
         # what a run does: fp32 weights under no autocast, or bf16 weights (xshot's bf16 evaluation)
-        models = {"fp32": model, "bf16": to_inference_precision(copy.deepcopy(model), torch.bfloat16)}
+        # and, to attribute the kernel choice (xshot.kernels), bf16 weights without the packed linear layers
+        models = {"fp32": model, "bf16": to_inference_precision(copy.deepcopy(model), torch.bfloat16),
+                  "bf16-unpacked": copy.deepcopy(model).to(torch.bfloat16)}
         runtimes = {"fp32": Runtime(cpu, None, root, False), "bf16": Runtime(cpu, torch.bfloat16, root, False)}
+        runtimes["bf16-unpacked"] = runtimes["bf16"]
         predictions: dict[str, list] = {}
         accuracy: dict[str, float] = {}
 
@@ -114,8 +120,9 @@ def main() -> None:
                 correct += evaluation.score("accuracy") * len(data)
             predictions[precision], accuracy[precision] = preds, correct / n_pairs
 
-        evaluate("fp32"), evaluate("bf16")  # warm-up (and the feature cache)
-        times = C.interleave(args.repeats, {"fp32": lambda r: evaluate("fp32"), "bf16": lambda r: evaluate("bf16")})
+        for precision in models:  # warm-up (and the feature cache)
+            evaluate(precision)
+        times = C.interleave(args.repeats, {p: (lambda r, p=p: evaluate(p)) for p in models})
         agree = sum(a == b for a, b in zip(predictions["fp32"], predictions["bf16"])) / n_pairs
         tokens = sum(len(f.input_ids) for d in sets for f in model.encode(d.examples))
         bf16_tps = tokens / C.median(times["bf16"])
@@ -123,22 +130,30 @@ def main() -> None:
 
         # optimisation steps (batch 8) on the same shots; a one-step warm-up per precision is not counted
         shots = model.encode(load("xnli:en:dev", None, root).examples[:96])
+        # "bf16-torch-sdpa": bf16 with torch's own bf16 attention (what xshot.kernels replaces in training)
         step_s: dict[str, float] = {}
-        for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        body = model.backbone.body
+        for precision, dtype, attention in (("fp32", None, ATTENTION), ("bf16", torch.bfloat16, ATTENTION),
+                                            ("bf16-torch-sdpa", torch.bfloat16, "sdpa")):
+            body.set_attn_implementation(attention)
             train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=1, progress=False)
             done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.step_repeats,
                          progress=False)
             step_s[precision] = done.seconds / done.steps
+        body.set_attn_implementation(ATTENTION)
         model.eval()
         speed = C.median(times["fp32"]) / C.median(times["bf16"])
         out["models"][name] = {
             "method": method, "pairs": n_pairs, "tokens": tokens,
             "eval_s": {k: round(C.median(v), 3) for k, v in times.items()}, "eval_speedup": round(speed, 3),
+            "packed_linear_speedup": round(C.median(times["bf16-unpacked"]) / C.median(times["bf16"]), 3),
             "prediction_agreement": round(agree, 4),
+            "packed_predictions_identical": predictions["bf16"] == predictions["bf16-unpacked"],
             "accuracy": {k: round(v, 4) for k, v in accuracy.items()},
             "bf16_tokens_per_s": round(bf16_tps, 1), "bf16_roofline_share": round(roofline, 3),
             "train_step_s": {k: round(v, 3) for k, v in step_s.items()},
             "train_speedup": round(step_s["fp32"] / step_s["bf16"], 3),
+            "fp32_attention_train_speedup": round(step_s["bf16-torch-sdpa"] / step_s["bf16"], 3),
         }
         C.log(f"precision: {name} {out['models'][name]}")
         targets += [C.target(f"{name} NLI predictions identical bf16 vs fp32", agree, ">=", 0.99),
