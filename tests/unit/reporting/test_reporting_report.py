@@ -180,6 +180,7 @@ def test_a_search_space_gets_a_sensitivity_figure(tmp_path):
     ("faithful/results/xnli-prompting.csv", "faithful/table-xnli.md", 0),
     ("faithful/results/ner-masakhaner.csv", "faithful/table-ner.md", 0),
     ("fair/results/masakhaner-cv.csv", "fair/table-masakhaner.md", 0),
+    ("fair/results/xnli-k16-gemma-cv.csv", "fair/table-xnli.md", 0),
 ])
 def test_the_closing_note_table_script_reproduces_its_committed_tables(results, committed, heading):
     import importlib.util
