@@ -181,6 +181,7 @@ def test_a_search_space_gets_a_sensitivity_figure(tmp_path):
     ("faithful/results/ner-masakhaner.csv", "faithful/table-ner.md", 0),
     ("fair/results/masakhaner-cv.csv", "fair/table-masakhaner.md", 0),
     ("fair/results/xnli-k16-gemma-cv.csv", "fair/table-xnli.md", 0),
+    ("fair/results/xnli-k16-gemma-hand.csv", "fair/table-xnli-hand.md", 0),
 ])
 def test_the_closing_note_table_script_reproduces_its_committed_tables(results, committed, heading):
     import importlib.util
@@ -191,3 +192,14 @@ def test_the_closing_note_table_script_reproduces_its_committed_tables(results, 
     text = module.table(str(REPO / "examples" / results)).splitlines()
     lines = (REPO / "examples" / committed).read_text().splitlines()
     assert text[heading:] == lines
+
+
+def test_the_cv_against_hand_script_reproduces_its_committed_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cv_vs_hand", REPO / "examples" / "fair" / "cv_vs_hand.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fair = REPO / "examples" / "fair"
+    text = module.main(str(fair / "results" / "xnli-k16-gemma-cv.csv"), str(fair / "results" / "xnli-k16-gemma-hand.csv"))
+    assert text.splitlines() == (fair / "cv-vs-hand-xnli.md").read_text().splitlines()
