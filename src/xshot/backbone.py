@@ -19,7 +19,6 @@ from torch import nn
 
 from xshot.errors import Unavailable, XshotError
 from xshot.hardware import cpu_has_native_bf16
-from xshot.kernels import use_xshot_attention
 
 Kind = Literal["encoder", "decoder"]
 
@@ -145,7 +144,6 @@ def load_backbone(name: str, *, trust_remote_code: bool = False, want_lm_head: b
             body, lm_head = _load_weights(name, config, kind, with_head, trust_remote_code)
     except OSError as err:
         raise _unavailable(alias, name, err) from err
-    use_xshot_attention(body)
     return Backbone(
         name=name,
         kind=kind,

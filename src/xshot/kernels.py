@@ -1,61 +1,23 @@
-"""Two kernel choices for bf16 on CPUs with matrix units, each measured on this project's 2-core AMX machine.
+"""Linear layers in bf16 inference on CPUs with matrix units (measured on this project's 2-core AMX machine).
 
-- **Attention in training**: torch's bf16 flash-attention backward on CPU is about 3x slower than its
-  fp32 one (gemma3-270m ``prompt`` step, profiled: 1.43 s against 0.44 s over three steps, the largest
-  single cost after the matrix products). The attention function xshot registers with transformers
-  (``xshot_sdpa``) is transformers' own SDPA function, with query, key and value upcast to fp32 while
-  autograd records on a CPU in reduced precision, and its output cast back: the same result to fp32
-  precision (more exact, not less), and a training step about 12% faster there. Everywhere else
-  (inference, fp32, accelerators) it is transformers' SDPA unchanged.
-- **Linear layers in bf16 inference**: ``F.linear`` on bf16 CPU tensors goes through a general matrix
-  product; oneDNN's inner product on a weight reordered once into its blocked layout is 1.2-1.4x faster
-  on the body's shapes (2048 tokens x 384-2048 features; identical outputs). :func:`pack_linear_weights`
-  swaps a model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares their parameters (the
-  state dict is unchanged) and uses the packed copy only for CPU bf16 forward passes without autograd.
+``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
+reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
+features; identical outputs), and bf16 evaluation end to end 1.12x (me5-small) and 1.04x (gemma3-270m)
+faster, with identical predictions (``benchmarks/precision.py``). :func:`pack_linear_weights` swaps a
+model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares their parameters (the state dict is
+unchanged) and uses the packed copy only for CPU bf16 forward passes without autograd.
+
+Tried and not kept: attention on fp32 query/key/value while training under CPU bf16 autocast (torch's bf16
+flash-attention backward profiled 3x slower than its fp32 one on gemma3-270m, one thread, a busy machine);
+on a quiet machine with two threads the whole step was slower with it, 0.82x (me5-small) and 0.88x
+(gemma3-270m): ``benchmarks/results/precision_fp32_attention.json``.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-ATTENTION = "xshot_sdpa"
-
-
-def _fp32_training_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                        attention_mask: torch.Tensor | None, **kwargs):
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    if query.device.type == "cpu" and query.dtype != torch.float32 and torch.is_grad_enabled():
-        with torch.autocast("cpu", enabled=False):
-            out, weights = sdpa_attention_forward(module, query.float(), key.float(), value.float(),
-                                                  attention_mask, **kwargs)
-        return out.to(query.dtype), weights
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-
-
-@functools.cache
-def register_attention() -> str:
-    """Register :data:`ATTENTION` with transformers (once per process) and return its name."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-    AttentionInterface.register(ATTENTION, _fp32_training_sdpa)
-    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
-    return ATTENTION
-
-
-def use_xshot_attention(body: nn.Module) -> None:
-    """Switch a body that runs transformers' SDPA attention to :data:`ATTENTION` (others keep theirs).
-
-    The implementation name lives only in the loaded config object; saved checkpoints do not record it.
-    """
-    config = getattr(body, "config", None)
-    if getattr(config, "_attn_implementation", None) == "sdpa" and hasattr(body, "set_attn_implementation"):
-        body.set_attn_implementation(register_attention())
 
 
 class PackedLinear(nn.Linear):
