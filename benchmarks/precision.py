@@ -11,7 +11,8 @@ measures what that buys and costs, per offline model (me5-small ``finetune``, ge
   tokens/s against the bf16 roofline: tokens/s × forward FLOP per token (2 × the body's non-embedding
   weights, plus attention) over the best bf16 square matrix product (1024-4096) measured in the same run;
 * **training speed**: seconds per optimisation step (batch 8, AdamW) in fp32 and bf16 on the same shots;
-* **the packed linear layers** (`xshot.kernels`): bf16 evaluation without them, beside the default.
+* **the packed linear layers** (`xshot.kernels`): bf16 evaluation without them, beside the default;
+* **eager attention in training** (`xshot.kernels`): steps with the model's own ``sdpa`` kernel beside it.
 
 Targets (issue 10): evaluation bf16 ≥ 3× fp32, training step ≥ 2×, evaluation ≥ 50% of the roofline,
 parity as above. Prints one JSON object.
@@ -71,6 +72,7 @@ def main() -> None:
 
     import torch
 
+    from xshot import kernels
     from xshot.backbone import cpu_has_native_bf16
     from xshot.data import load
     from xshot.data.sampling import subsample
@@ -126,14 +128,30 @@ def main() -> None:
         bf16_tps = tokens / C.median(times["bf16"])
         roofline = bf16_tps * flop_per_token(model, tokens / n_pairs) / (gflops["bf16"] * 1e9)
 
-        # optimisation steps (batch 8) on the same shots; a one-step warm-up per precision is not counted
+        # optimisation steps (batch 8) on the same shots, interleaved; a one-step warm-up per side is not
+        # counted. The "-sdpa" sides keep the model's own attention kernel in training (xshot.kernels)
         shots = model.encode(load("xnli:en:dev", None, root).examples[:96])
-        step_s: dict[str, float] = {}
-        for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-            train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=1, progress=False)
-            done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.step_repeats,
-                         progress=False)
-            step_s[precision] = done.seconds / done.steps
+        step_sides = {"fp32": (None, True), "bf16": (torch.bfloat16, True),
+                      "fp32-sdpa": (None, False), "bf16-sdpa": (torch.bfloat16, False)}
+
+        def steps(side: str) -> float:
+            dtype, eager = step_sides[side]
+            budget = kernels.EAGER_ATTENTION_BYTES
+            kernels.EAGER_ATTENTION_BYTES = budget if eager else -1
+            try:
+                done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.step_repeats,
+                             progress=False)
+            finally:
+                kernels.EAGER_ATTENTION_BYTES = budget
+            return done.seconds / done.steps
+
+        for side in step_sides:
+            train(model, shots, mcfg, seed=1, device=cpu, dtype=step_sides[side][0], max_steps=1, progress=False)
+        per_step = {side: [] for side in step_sides}
+        for _ in range(max(1, args.repeats)):
+            for side in step_sides:
+                per_step[side].append(steps(side))
+        step_s = {side: C.median(v) for side, v in per_step.items()}
         model.eval()
         speed = C.median(times["fp32"]) / C.median(times["bf16"])
         out["models"][name] = {
@@ -146,6 +164,7 @@ def main() -> None:
             "bf16_tokens_per_s": round(bf16_tps, 1), "bf16_roofline_share": round(roofline, 3),
             "train_step_s": {k: round(v, 3) for k, v in step_s.items()},
             "train_speedup": round(step_s["fp32"] / step_s["bf16"], 3),
+            "eager_attention_train_speedup": {p: round(step_s[f"{p}-sdpa"] / step_s[p], 3) for p in ("fp32", "bf16")},
         }
         C.log(f"precision: {name} {out['models'][name]}")
         targets += [C.target(f"{name} NLI predictions identical bf16 vs fp32", agree, ">=", 0.99),

@@ -1,4 +1,5 @@
-"""Linear layers in bf16 inference on CPUs with matrix units (measured on this project's 2-core AMX machine).
+"""Kernel choices on CPUs (measured on this project's 2-core AMX machine): packed linear layers in bf16
+inference, transformers' eager attention in training.
 
 ``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
 reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
@@ -7,6 +8,14 @@ within noise on gemma3-270m (0.96-1.04x), predictions identical (two runs of ``b
 model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares their parameters (the state dict is
 unchanged) and uses the packed copy only for CPU bf16 forward passes without autograd.
 
+Training on a CPU runs attention through transformers' ``eager`` implementation (two batched products
+and an fp32 softmax) instead of ``sdpa``, whose CPU flash kernel has a slow backward pass and which falls
+back to a math kernel that computes bf16 in fp32 whenever attention dropout is on: forward and backward of
+one attention layer took 12-13 ms instead of 27 ms (gemma3-270m shapes, bf16) and 11 instead of 14 ms
+(me5-small, dropout). Whole steps: ``benchmarks/precision.py``. Eager attention keeps the attention
+probabilities for the backward pass, so it is used only while they fit :data:`EAGER_ATTENTION_BYTES`;
+evaluation keeps ``sdpa`` (no measurable difference there).
+
 Tried and not kept: attention on fp32 query/key/value while training under CPU bf16 autocast (torch's bf16
 flash-attention backward profiled 3x slower than its fp32 one on gemma3-270m, one thread, a busy machine);
 on a quiet machine with two threads the whole step was slower with it, 0.82x (me5-small) and 0.88x
@@ -14,6 +23,9 @@ on a quiet machine with two threads the whole step was slower with it, 0.82x (me
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -64,3 +76,44 @@ def pack_linear_weights(module: nn.Module) -> int:
                 setattr(parent, name, PackedLinear(child))
                 count += 1
     return count
+
+
+#: the most memory eager attention may keep for the backward pass (scores, fp32 softmax, its bf16 copy and
+#: the dropout mask: about 10 bytes per score, every layer); beyond it training keeps the model's own kernel
+EAGER_ATTENTION_BYTES = 2**30
+
+
+def _pretrained(model: nn.Module):
+    from transformers import PreTrainedModel
+
+    return next((m for m in model.modules() if isinstance(m, PreTrainedModel)), None)
+
+
+def eager_attention_bytes(body: nn.Module, rows: int, longest: int) -> int:
+    """What eager attention keeps for the backward pass of one batch of ``rows`` inputs of ``longest`` tokens."""
+    cfg = body.config.get_text_config() if hasattr(body.config, "get_text_config") else body.config
+    heads = getattr(cfg, "num_attention_heads", 1) or 1
+    layers = getattr(cfg, "num_hidden_layers", 1) or 1
+    return 10 * rows * heads * longest * longest * layers
+
+
+@contextmanager
+def training_attention(model: nn.Module, device: torch.device, rows: int, longest: int) -> Iterator[str | None]:
+    """Run the body's attention eagerly while training on a CPU (see the module docstring); yields the
+    implementation in use (None for a body that is not a transformers model) and restores the previous one."""
+    body = _pretrained(model)
+    if body is None:
+        yield None
+        return
+    previous = body.config._attn_implementation
+    wanted = previous
+    if (device.type == "cpu" and previous == "sdpa" and body._can_set_attn_implementation()
+            and eager_attention_bytes(body, rows, longest) <= EAGER_ATTENTION_BYTES):
+        wanted = "eager"
+    if wanted != previous:
+        body.set_attn_implementation(wanted)
+    try:
+        yield wanted
+    finally:
+        if wanted != previous:
+            body.set_attn_implementation(previous)

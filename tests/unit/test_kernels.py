@@ -59,3 +59,67 @@ def test_bf16_inference_packs_the_body_and_predicts_as_before(request, method):
     assert any(isinstance(m, PackedLinear) for m in model.body.modules())
     packed = predict_proba(model, features, device=cpu, dtype=torch.bfloat16)
     assert packed.classes == plain.classes and packed.probabilities == plain.probabilities
+
+
+def _attention(model) -> str:
+    return model.body.config._attn_implementation
+
+
+def test_training_attention_is_eager_on_cpu_within_the_budget_and_restored_after(request):
+    from tests.unit.methods.test_methods_tiny import build
+    from xshot.kernels import EAGER_ATTENTION_BYTES, eager_attention_bytes, training_attention
+
+    model = build(request, "tiny_encoder", "finetune", "nli")
+    assert _attention(model) == "sdpa"
+    with training_attention(model, torch.device("cpu"), 8, 32) as used:
+        assert used == "eager" == _attention(model)
+    assert _attention(model) == "sdpa"
+    cfg = model.body.config
+    # 10 bytes per score, per head and layer, as the budget's docstring counts
+    assert eager_attention_bytes(model.body, 8, 32) == 10 * 8 * cfg.num_attention_heads * 32 * 32 * cfg.num_hidden_layers
+    too_many = EAGER_ATTENTION_BYTES // eager_attention_bytes(model.body, 1, 32) + 1
+    with training_attention(model, torch.device("cpu"), too_many, 32) as used:
+        assert used == "sdpa" == _attention(model)
+    with training_attention(model, torch.device("cuda"), 8, 32) as used:  # accelerators keep their kernel
+        assert used == "sdpa"
+    with pytest.raises(RuntimeError), training_attention(model, torch.device("cpu"), 8, 32):
+        raise RuntimeError("a failed step")
+    assert _attention(model) == "sdpa"
+
+
+@pytest.mark.parametrize("backbone", ["tiny_encoder", "tiny_decoder"])
+def test_eager_attention_gives_the_loss_and_gradients_of_sdpa(request, backbone):
+    from tests.unit.methods.conftest import NLI
+    from tests.unit.methods.test_methods_tiny import build
+
+    torch.manual_seed(0)
+    model = build(request, backbone, "finetune", "nli")
+    model.eval()  # no dropout: the two kernels then compute the same function
+    batch = model.collate(model.encode(NLI))
+    results = {}
+    for implementation in ("sdpa", "eager"):
+        model.body.set_attn_implementation(implementation)
+        model.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        results[implementation] = (loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None])
+    (loss_a, grads_a), (loss_b, grads_b) = results.values()
+    assert torch.allclose(loss_a, loss_b, atol=1e-6)
+    assert len(grads_a) == len(grads_b) > 0
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(grads_a, grads_b))
+
+
+def test_train_uses_eager_attention_on_cpu_and_evaluates_with_the_models_own(request, monkeypatch):
+    from tests.unit.methods.conftest import NLI
+    from tests.unit.methods.test_methods_tiny import build
+    from xshot.methods import get_method
+    from xshot.training.trainer import train
+
+    model = build(request, "tiny_encoder", "finetune", "nli")
+    seen = []
+    loss = model.loss
+    monkeypatch.setattr(model, "loss", lambda batch: (seen.append(_attention(model)), loss(batch))[1])
+    config = get_method("finetune").config_class.resolve({"batch_size": 2})
+    train(model, model.encode(NLI), config, seed=1, device=torch.device("cpu"), max_steps=2, progress=False)
+    assert seen == ["eager", "eager"]
+    assert _attention(model) == "sdpa"

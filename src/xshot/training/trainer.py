@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from xshot.errors import XshotError
+from xshot.kernels import training_attention
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
 
@@ -97,33 +98,36 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     order = torch.Generator().manual_seed(seed)
     batches = _batches(features, config.batch_size, order)
-    losses: list[float] = []
-    tokens = 0
+    rows = config.batch_size * getattr(model, "rows_per_input", 1)
+    longest = max(len(f.input_ids) for f in features) + getattr(model, "virtual_tokens", 0)
     start = time.perf_counter()
     bar = _progress(steps, "train", progress)
-    for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        total = 0.0
-        for _ in range(config.grad_accumulation):
-            batch = move(model.collate(next(batches)), device)
-            tokens += int(batch["attention_mask"].sum())
-            with autocast(device, dtype):
-                loss = model.loss(batch) / config.grad_accumulation
-            (scaler.scale(loss) if scaler else loss).backward()
-            total += float(loss.detach())
-        if scaler:
-            scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
-        losses.append(total)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{total:.3f}")
+    losses: list[float] = []
+    tokens = 0
+    with training_attention(model, device, rows, longest):
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for _ in range(config.grad_accumulation):
+                batch = move(model.collate(next(batches)), device)
+                tokens += int(batch["attention_mask"].sum())
+                with autocast(device, dtype):
+                    loss = model.loss(batch) / config.grad_accumulation
+                (scaler.scale(loss) if scaler else loss).backward()
+                total += float(loss.detach())
+            if scaler:
+                scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            losses.append(total)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{total:.3f}")
     if bar is not None:
         bar.close()
     model.eval()
