@@ -3,6 +3,9 @@
 Reads finished results stores (any study) and compares, per cell, the measured load, training (with
 the choices made on the shots: model selection, label search) and evaluation seconds with what
 ``studies.plan.default_costs`` predicts for the same configuration; per study the sum over its cells.
+It also checks the estimate a resumed study gets (``xshot plan`` on a store that holds some finished
+cells calibrates the defaults by them): calibrated on the cells of the study's first seed only, how far
+it is from the measured cells of the other seeds.
 The measured side is whatever the store's runs met (threads, other processes): the JSON records the
 thread counts the rows report.
 
@@ -22,12 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 
-def cells_of(store: Path) -> list[dict]:
+def rows_of(store: Path) -> list[dict]:
     from xshot.studies.store import ResultsStore
 
-    cells: dict[str, dict] = {}
+    if not store.is_file():
+        raise SystemExit(f"plan_check: {store}: no such results store")
     with ResultsStore(store, create=False) as db:
-        rows = db.rows()
+        return db.rows()
+
+
+def cells_of(rows: list[dict]) -> list[dict]:
+    cells: dict[str, dict] = {}
     for row in rows:
         if row.get("status") != "done" or row.get("train_s") is None:
             continue
@@ -46,15 +54,23 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
-    from xshot.studies.plan import default_costs, eval_examples, model_size_factor
+    from xshot.studies.plan import calibrate, default_costs, eval_examples, model_size_factor
     from xshot.training.config import RunConfig
 
     by_method: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     studies: dict[str, dict[str, float]] = defaultdict(lambda: {"measured_s": 0.0, "estimated_s": 0.0, "cells": 0})
     threads: set = set()
     models: set[str] = set()
+    resumed: dict[str, dict[str, float]] = defaultdict(lambda: {"measured_s": 0.0, "estimated_s": 0.0, "cells": 0})
     for store in args.stores:
-        for cell in cells_of(store):
+        rows = rows_of(store)
+        first_seed = {}  # per study, the rows of its lowest seed: what a store holds after the first seed
+        for row in rows:
+            if row.get("config"):
+                first_seed.setdefault(row["study"], {}).setdefault(json.loads(row["config"])["seed"], []).append(row)
+        calibrations = {study: calibrate(by_seed[min(by_seed)]) for study, by_seed in first_seed.items()}
+        lowest = {study: min(by_seed) for study, by_seed in first_seed.items()}
+        for cell in cells_of(rows):
             config = RunConfig.model_validate(json.loads(cell["config"]))
             load, train, evaluation = default_costs(config)
             evaluation *= cell["n"] / max(1, eval_examples(config))  # the examples actually evaluated
@@ -69,6 +85,12 @@ def main() -> int:
             s["measured_s"] += measured
             s["estimated_s"] += load + train + evaluation
             s["cells"] += 1
+            if config.seed != lowest[cell["study"]]:
+                (r_train, r_eval), _ = calibrations[cell["study"]].ratios(config.method, config.model)
+                r = resumed[cell["study"]]
+                r["measured_s"] += measured
+                r["estimated_s"] += load + train * r_train + evaluation * r_eval
+                r["cells"] += 1
             threads.add(cell["threads"])
             models.add(config.model)
 
@@ -87,8 +109,15 @@ def main() -> int:
         if s["ratio"] is not None:
             targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], ">=", 0.7))
             targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], "<=", 1.3))
+    for name, r in sorted(resumed.items()):
+        r["ratio"] = round(r["measured_s"] / r["estimated_s"], 3) if r["estimated_s"] else None
+        r["measured_s"], r["estimated_s"] = round(r["measured_s"], 1), round(r["estimated_s"], 1)
+        if r["ratio"] is not None:
+            targets.append(C.target(f"{name}: later seeds, calibrated on the first", r["ratio"], ">=", 0.7))
+            targets.append(C.target(f"{name}: later seeds, calibrated on the first", r["ratio"], "<=", 1.3))
     result = {"benchmark": "plan_check", "stores": [str(s) for s in args.stores], "row_threads": sorted(
-        t for t in threads if t is not None), "studies": dict(studies), "methods": methods, "targets": targets}
+        t for t in threads if t is not None), "studies": dict(studies),
+        "resumed_after_first_seed": dict(resumed), "methods": methods, "targets": targets}
     C.emit(result, args.out, threads=max((t for t in threads if t), default=1))
     return 0
 
