@@ -1,5 +1,5 @@
 """Kernel choices on CPUs (measured on this project's 2-core AMX machine): packed linear layers in bf16
-inference, transformers' eager attention in training.
+inference, transformers' eager attention in bf16 training.
 
 ``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
 reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
@@ -8,13 +8,15 @@ within noise on gemma3-270m (0.96-1.04x), predictions identical (two runs of ``b
 model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares their parameters (the state dict is
 unchanged) and uses the packed copy only for CPU bf16 forward passes without autograd.
 
-Training on a CPU runs attention through transformers' ``eager`` implementation (two batched products
-and an fp32 softmax) instead of ``sdpa``, whose CPU flash kernel has a slow backward pass and which falls
-back to a math kernel that computes bf16 in fp32 whenever attention dropout is on: forward and backward of
-one attention layer took 12-13 ms instead of 27 ms (gemma3-270m shapes, bf16) and 11 instead of 14 ms
-(me5-small, dropout). Whole steps: ``benchmarks/precision.py``. Eager attention keeps the attention
-probabilities for the backward pass, so it is used only while they fit :data:`EAGER_ATTENTION_BYTES`;
-evaluation keeps ``sdpa`` (no measurable difference there).
+Training in bf16 on a CPU runs attention through transformers' ``eager`` implementation (two batched
+products and an fp32 softmax) instead of ``sdpa``, whose CPU flash kernel has a slow bf16 backward pass and
+which falls back to a math kernel that computes bf16 in fp32 whenever attention dropout is on: forward and
+backward of one attention layer took 12-13 ms instead of 27 ms (gemma3-270m shapes) and 11 instead of 14 ms
+(me5-small, dropout). Attention is a tenth of a step, so whole steps gain little: median 2% (gemma3-270m
+``prompt``) and 5% (me5-small ``finetune``) over 6-8 alternating repeats, within this machine's noise. In
+fp32 the kernels are on par (steps 0-2% slower eagerly), so fp32 keeps ``sdpa``. Eager attention keeps the
+attention probabilities for the backward pass, so it is used only while they fit
+:data:`EAGER_ATTENTION_BYTES`; evaluation keeps ``sdpa`` (no measurable difference there).
 
 Tried and not kept: attention on fp32 query/key/value while training under CPU bf16 autocast (torch's bf16
 flash-attention backward profiled 3x slower than its fp32 one on gemma3-270m, one thread, a busy machine);
@@ -98,8 +100,9 @@ def eager_attention_bytes(body: nn.Module, rows: int, longest: int) -> int:
 
 
 @contextmanager
-def training_attention(model: nn.Module, device: torch.device, rows: int, longest: int) -> Iterator[str | None]:
-    """Run the body's attention eagerly while training on a CPU (see the module docstring); yields the
+def training_attention(model: nn.Module, device: torch.device, dtype: torch.dtype | None, rows: int,
+                       longest: int) -> Iterator[str | None]:
+    """Run the body's attention eagerly while training on a CPU in bf16 (see the module docstring); yields the
     implementation in use (None for a body that is not a transformers model) and restores the previous one."""
     body = _pretrained(model)
     if body is None:
@@ -107,7 +110,7 @@ def training_attention(model: nn.Module, device: torch.device, rows: int, longes
         return
     previous = body.config._attn_implementation
     wanted = previous
-    if (device.type == "cpu" and previous == "sdpa" and body._can_set_attn_implementation()
+    if (device.type == "cpu" and dtype == torch.bfloat16 and previous == "sdpa" and body._can_set_attn_implementation()
             and eager_attention_bytes(body, rows, longest) <= EAGER_ATTENTION_BYTES):
         wanted = "eager"
     if wanted != previous:

@@ -71,18 +71,20 @@ def test_training_attention_is_eager_on_cpu_within_the_budget_and_restored_after
 
     model = build(request, "tiny_encoder", "finetune", "nli")
     assert _attention(model) == "sdpa"
-    with training_attention(model, torch.device("cpu"), 8, 32) as used:
+    with training_attention(model, torch.device("cpu"), torch.bfloat16, 8, 32) as used:
         assert used == "eager" == _attention(model)
     assert _attention(model) == "sdpa"
     cfg = model.body.config
     # 10 bytes per score, per head and layer, as the budget's docstring counts
     assert eager_attention_bytes(model.body, 8, 32) == 10 * 8 * cfg.num_attention_heads * 32 * 32 * cfg.num_hidden_layers
     too_many = EAGER_ATTENTION_BYTES // eager_attention_bytes(model.body, 1, 32) + 1
-    with training_attention(model, torch.device("cpu"), too_many, 32) as used:
+    with training_attention(model, torch.device("cpu"), torch.bfloat16, too_many, 32) as used:
         assert used == "sdpa" == _attention(model)
-    with training_attention(model, torch.device("cuda"), 8, 32) as used:  # accelerators keep their kernel
+    with training_attention(model, torch.device("cuda"), torch.bfloat16, 8, 32) as used:  # accelerators keep theirs
         assert used == "sdpa"
-    with pytest.raises(RuntimeError), training_attention(model, torch.device("cpu"), 8, 32):
+    with training_attention(model, torch.device("cpu"), None, 8, 32) as used:  # so does fp32
+        assert used == "sdpa"
+    with pytest.raises(RuntimeError), training_attention(model, torch.device("cpu"), torch.bfloat16, 8, 32):
         raise RuntimeError("a failed step")
     assert _attention(model) == "sdpa"
 
@@ -109,7 +111,7 @@ def test_eager_attention_gives_the_loss_and_gradients_of_sdpa(request, backbone)
     assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(grads_a, grads_b))
 
 
-def test_train_uses_eager_attention_on_cpu_and_evaluates_with_the_models_own(request, monkeypatch):
+def test_bf16_training_uses_eager_attention_on_cpu_and_evaluates_with_the_models_own(request, monkeypatch):
     from tests.unit.methods.conftest import NLI
     from tests.unit.methods.test_methods_tiny import build
     from xshot.methods import get_method
@@ -120,6 +122,10 @@ def test_train_uses_eager_attention_on_cpu_and_evaluates_with_the_models_own(req
     loss = model.loss
     monkeypatch.setattr(model, "loss", lambda batch: (seen.append(_attention(model)), loss(batch))[1])
     config = get_method("finetune").config_class.resolve({"batch_size": 2})
-    train(model, model.encode(NLI), config, seed=1, device=torch.device("cpu"), max_steps=2, progress=False)
+    cpu = torch.device("cpu")
+    train(model, model.encode(NLI), config, seed=1, device=cpu, dtype=torch.bfloat16, max_steps=2, progress=False)
     assert seen == ["eager", "eager"]
+    assert _attention(model) == "sdpa"
+    train(model, model.encode(NLI), config, seed=1, device=cpu, max_steps=1, progress=False)
+    assert seen[2:] == ["sdpa"]
     assert _attention(model) == "sdpa"

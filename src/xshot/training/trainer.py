@@ -104,7 +104,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     bar = _progress(steps, "train", progress)
     losses: list[float] = []
     tokens = 0
-    with training_attention(model, device, rows, longest):
+    with training_attention(model, device, dtype, rows, longest):
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
             total = 0.0
