@@ -103,18 +103,14 @@ def main() -> int:
                 "measured_over_estimate": {k: med([x[k] for x in r]) for k in ("train", "eval", "cell")}}
                for (st, model, method), r in sorted(by_method.items())]
     targets = []
-    for name, s in sorted(studies.items()):
-        s["ratio"] = round(s["measured_s"] / s["estimated_s"], 3) if s["estimated_s"] else None
-        s["measured_s"], s["estimated_s"] = round(s["measured_s"], 1), round(s["estimated_s"], 1)
-        if s["ratio"] is not None:
-            targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], ">=", 0.7))
-            targets.append(C.target(f"{name}: measured / estimated (whole study)", s["ratio"], "<=", 1.3))
-    for name, r in sorted(resumed.items()):
-        r["ratio"] = round(r["measured_s"] / r["estimated_s"], 3) if r["estimated_s"] else None
-        r["measured_s"], r["estimated_s"] = round(r["measured_s"], 1), round(r["estimated_s"], 1)
-        if r["ratio"] is not None:
-            targets.append(C.target(f"{name}: later seeds, calibrated on the first", r["ratio"], ">=", 0.7))
-            targets.append(C.target(f"{name}: later seeds, calibrated on the first", r["ratio"], "<=", 1.3))
+    for totals, what in ((studies, "measured / estimated (whole study)"),
+                         (resumed, "later seeds, calibrated on the first")):
+        for name, t in sorted(totals.items()):
+            t["ratio"] = round(t["measured_s"] / t["estimated_s"], 3) if t["estimated_s"] else None
+            t["measured_s"], t["estimated_s"] = round(t["measured_s"], 1), round(t["estimated_s"], 1)
+            if t["ratio"] is not None:
+                targets.append(C.target(f"{name}: {what}", t["ratio"], ">=", 0.7))
+                targets.append(C.target(f"{name}: {what}", t["ratio"], "<=", 1.3))
     result = {"benchmark": "plan_check", "stores": [str(s) for s in args.stores], "row_threads": sorted(
         t for t in threads if t is not None), "studies": dict(studies),
         "resumed_after_first_seed": dict(resumed), "methods": methods, "targets": targets}
