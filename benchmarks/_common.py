@@ -138,6 +138,9 @@ def environment(threads: int) -> dict[str, Any]:
 
 
 def _git_commit() -> str | None:
+    """HEAD of the checkout, or ``$XSHOT_GIT_COMMIT`` for a copy without git (``git archive`` of a commit)."""
+    if os.environ.get("XSHOT_GIT_COMMIT"):
+        return os.environ["XSHOT_GIT_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.strip() or None
@@ -177,9 +180,10 @@ def train_quick_model(config_kwargs: dict[str, Any], data_root: str):
 
     from xshot.training.config import RunConfig
     from xshot.training.prepare import Runtime, build_model, method_config, training_data
-    from xshot.training.trainer import train
+    from xshot.training.trainer import seed_everything, train
 
     config = RunConfig(**config_kwargs)
+    seed_everything(config.seed)  # the new head's initialisation, as a run seeds it
     rt = Runtime(torch.device("cpu"), None, data_root, False)
     mcfg = method_config(config)
     source = training_data(config, config.train, config.k, rt)

@@ -90,8 +90,7 @@ def plan_note(spec: Any, d: pd.DataFrame) -> Paragraph | None:
     status = d.groupby("cell")["status"].agg(lambda s: "done" if (s == "done").all() else "failed")
     # a cell with precision: auto is stored under the precision it ran at (stores written before xshot
     # resolved it: under "auto")
-    keys = {c.key: [c.key] + ([c.config.model_copy(update={"precision": p}).key() for p in ("bf16", "fp16", "fp32")]
-                              if c.config.precision == "auto" else []) for c in cells}
+    keys = {c.key: c.stored_keys() for c in cells}
     found = {k: next((status[x] for x in variants if x in status.index), None) for k, variants in keys.items()}
     planned = {x for variants in keys.values() for x in variants}
     done = sum(v == "done" for v in found.values())

@@ -34,6 +34,13 @@ class Cell:
     def key(self) -> str:
         return self.config.key()
 
+    def stored_keys(self) -> list[str]:
+        """The keys this cell's results may be stored under: its own and, for an unresolved ``auto``
+        precision (a study expanded without resolving it, as the report does), one per resolved precision."""
+        if self.config.precision != "auto":
+            return [self.key]
+        return [self.key] + [self.config.model_copy(update={"precision": p}).key() for p in ("bf16", "fp16", "fp32")]
+
     def is_done(self, done: set[str], precisions: dict[str, str]) -> bool:
         """Whether the store's done cells (and the precision each recorded) include this one."""
         if self.key in done:

@@ -257,6 +257,9 @@ def test_auto_precision_is_resolved_into_the_cell_key(make_study, monkeypatch, n
     assert cell.legacy_key == cell.config.model_copy(update={"precision": "auto"}).key() != cell.key
     [unresolved, *_] = expand(load_study(make_study()), resolve_precision=False)
     assert unresolved.config.precision == "auto" and unresolved.key == cell.legacy_key
+    # where a report looks for an unresolved cell: its own key and each resolved precision's
+    assert unresolved.stored_keys()[0] == unresolved.key and cell.key in unresolved.stored_keys()
+    assert len(set(unresolved.stored_keys())) == 4 and cell.stored_keys() == [cell.key]
 
 
 def test_rows_under_a_legacy_auto_key_count_only_at_the_precision_they_ran(tmp_path, make_study, runner,
