@@ -64,12 +64,12 @@ def main() -> int:
     resumed: dict[str, dict[str, float]] = defaultdict(lambda: {"measured_s": 0.0, "estimated_s": 0.0, "cells": 0})
     for store in args.stores:
         rows = rows_of(store)
-        first_seed = {}  # per study, the rows of its lowest seed: what a store holds after the first seed
+        first_seed = {}  # per study and seed, its rows; the lowest seed's are what a store holds after the first seed
         for row in rows:
             if row.get("config"):
                 first_seed.setdefault(row["study"], {}).setdefault(json.loads(row["config"])["seed"], []).append(row)
-        calibrations = {study: calibrate(by_seed[min(by_seed)]) for study, by_seed in first_seed.items()}
         lowest = {study: min(by_seed) for study, by_seed in first_seed.items()}
+        calibrations = {study: calibrate(first_seed[study][seed]) for study, seed in lowest.items()}
         for cell in cells_of(rows):
             config = RunConfig.model_validate(json.loads(cell["config"]))
             load, train, evaluation = default_costs(config)

@@ -3,10 +3,11 @@ inference, transformers' eager attention in bf16 training.
 
 ``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
 reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
-features; identical outputs); bf16 evaluation end to end is 1.12-1.14x faster on me5-small and unchanged
-within noise on gemma3-270m (0.96-1.04x), predictions identical (two runs of ``benchmarks/precision.py``). :func:`pack_linear_weights` swaps a
-model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares their parameters (the state dict is
-unchanged) and uses the packed copy only for CPU bf16 forward passes without autograd.
+features; identical outputs); bf16 evaluation end to end is 1.12-1.18x faster on me5-small and unchanged
+within noise on gemma3-270m (0.96-1.04x), predictions identical (``benchmarks/precision.py``).
+:func:`pack_linear_weights` swaps a model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares
+their parameters (the state dict is unchanged) and uses the packed copy only for CPU bf16 forward passes
+without autograd.
 
 Training in bf16 on a CPU runs attention through transformers' ``eager`` implementation (two batched
 products and an fp32 softmax) instead of ``sdpa``, whose CPU flash kernel has a slow bf16 backward pass and
@@ -109,14 +110,13 @@ def training_attention(model: nn.Module, device: torch.device, dtype: torch.dtyp
         yield None
         return
     previous = body.config._attn_implementation
-    wanted = previous
-    if (device.type == "cpu" and dtype == torch.bfloat16 and previous == "sdpa" and body._can_set_attn_implementation()
+    if not (device.type == "cpu" and dtype == torch.bfloat16 and previous == "sdpa"
+            and body._can_set_attn_implementation()
             and eager_attention_bytes(body, rows, longest) <= EAGER_ATTENTION_BYTES):
-        wanted = "eager"
-    if wanted != previous:
-        body.set_attn_implementation(wanted)
+        yield previous
+        return
+    body.set_attn_implementation("eager")
     try:
-        yield wanted
+        yield "eager"
     finally:
-        if wanted != previous:
-            body.set_attn_implementation(previous)
+        body.set_attn_implementation(previous)
