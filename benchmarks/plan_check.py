@@ -6,8 +6,8 @@ the choices made on the shots: model selection, label search) and evaluation sec
 It also checks the estimate a resumed study gets (``xshot plan`` on a store that holds some finished
 cells calibrates the defaults by them): calibrated on the cells of the study's first seed only, how far
 it is from the measured cells of the other seeds.
-The measured side is whatever the store's runs met (threads, other processes): the JSON records the
-thread counts the rows report.
+The estimate is for the threads each row reports it ran with (``xshot plan`` predicts them from the
+executor); other processes running beside a study are not modelled: the JSON records the thread counts.
 
     python benchmarks/plan_check.py STORE.sqlite [STORE.sqlite ...] [--out FILE]
 """
@@ -54,7 +54,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
-    from xshot.studies.plan import calibrate, default_costs, eval_examples, model_size_factor
+    from xshot.studies.plan import REFERENCE_THREADS, calibrate, default_costs, eval_examples, model_size_factor
     from xshot.training.config import RunConfig
 
     by_method: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -72,7 +72,7 @@ def main() -> int:
         calibrations = {study: calibrate(first_seed[study][seed]) for study, seed in lowest.items()}
         for cell in cells_of(rows):
             config = RunConfig.model_validate(json.loads(cell["config"]))
-            load, train, evaluation = default_costs(config)
+            load, train, evaluation = default_costs(config, cell["threads"] or REFERENCE_THREADS)
             evaluation *= cell["n"] / max(1, eval_examples(config))  # the examples actually evaluated
             measured_eval = cell["cell_eval_s"] if cell["cell_eval_s"] is not None else cell["eval_s"]
             measured = cell["load_s"] + cell["train_s"] + measured_eval

@@ -31,13 +31,21 @@ def cpu_has_native_bf16() -> bool:
             return False
 
 
+def default_threads() -> int:
+    """Intra-op threads a run uses: ``$OMP_NUM_THREADS`` when set (Ray sets it to a task's CPUs), else the
+    physical cores this process may use (hyper-threads share one core's matrix units and only contend)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    logical, physical = psutil.cpu_count(logical=True) or usable, psutil.cpu_count(logical=False) or usable
+    return max(1, usable * physical // logical)
+
+
 def configure_threads() -> int:
-    """Intra-op threads: ``$OMP_NUM_THREADS`` when set (Ray sets it to a task's CPUs), else the physical
-    cores this process may use (hyper-threads share one core's matrix units and only contend)."""
+    """Set torch's intra-op threads to :func:`default_threads` (torch itself follows ``$OMP_NUM_THREADS``)."""
     import torch
 
     if not os.environ.get("OMP_NUM_THREADS"):
-        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        logical, physical = psutil.cpu_count(logical=True) or usable, psutil.cpu_count(logical=False) or usable
-        torch.set_num_threads(max(1, usable * physical // logical))
+        torch.set_num_threads(default_threads())
     return torch.get_num_threads()

@@ -103,12 +103,15 @@ def plan_command(
     model: Optional[list[str]] = typer.Option(None, "--model", help="Replace the study's models (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Count cells already done as free (as run does)."),
+    executor: str = typer.Option("local", "--executor", "-e", help="The executor run will use: it sets the CPU threads per cell (local: the physical cores; ray: the study's resources.num_cpus)."),
 ) -> None:
     """Show a study's cells and an estimate of what they cost, without running anything."""
+    from xshot.studies.execute import cell_threads
     from xshot.studies.plan import estimate, format_seconds
     from xshot.studies.store import ResultsStore
 
     study, cells = _load(study_path, model)
+    threads = cell_threads(executor, study.resources)
     store_path = _store_path(study, store)
     status: dict[str, str] = {}
     rows: list[dict] = []
@@ -116,7 +119,7 @@ def plan_command(
         with ResultsStore(store_path, create=False) as results:
             status = results.status_of(cells)
             rows = results.rows()
-    plan = estimate(cells, status, rows, resume=resume)
+    plan = estimate(cells, status, rows, resume=resume, threads=threads)
     plan = {"study": study.name, "source": str(study_path), "store": str(store_path), **plan}
     if as_json:
         sys.stdout.write(json.dumps(plan, indent=2) + "\n")
@@ -148,7 +151,7 @@ def plan_command(
     console.print(
         f"{e['cells']} cells: {e['done']} done, {e['failed']} failed, {e['pending']} pending; "
         f"to run: {e['to_run']} cells, about {format_seconds(e['to_run_s'])} of compute "
-        f"(whole study {format_seconds(e['total_s'])}); {basis}."
+        f"(whole study {format_seconds(e['total_s'])}) at {threads} CPU thread(s) per cell; {basis}."
     )
 
 

@@ -404,3 +404,12 @@ def _run_ray(todo: list[Cell], ex: Execution) -> None:
 EXECUTORS: Registry[Callable[[list[Cell], Execution], None]] = Registry("executor")
 EXECUTORS.add("local", _run_local)
 EXECUTORS.add("ray", _run_ray)
+
+
+def cell_threads(executor: str, resources: Resources) -> int:
+    """CPU threads one cell runs with: the local executor's process uses the physical cores; a Ray task
+    its ``num_cpus`` (Ray sets ``$OMP_NUM_THREADS`` to them, at least one)."""
+    from xshot.hardware import default_threads
+
+    EXECUTORS.get(executor)
+    return max(1, int(resources.num_cpus)) if executor == "ray" else default_threads()

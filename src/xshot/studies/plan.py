@@ -9,9 +9,11 @@ weights of the transformer layers, i.e. compute per token; the word embeddings a
 default) and batch size. The defaults (fp32, each method's ``Cost``) were measured on a quiet 2-core
 CPU VM with me5-small (examples/xnli-fewshot-quick.yaml: about 0.4 s per fine-tuning step at batch 8
 and 7 ms per evaluated XNLI pair, in bf16) and are divided by ``BF16_SPEEDUP`` for cells that run in
-bf16; on a GPU they are far too high. When the results store holds finished cells, the defaults are calibrated by the ratio of
-measured to predicted times: over finished cells of the same method and model, else the same
-method, else all finished cells.
+bf16 and scaled from the 2 threads they were measured at to the threads a cell gets (Amdahl's law with
+the parallel fraction of a model of that size, ``PARALLEL_FRACTION``); on a GPU they are far too high.
+When the results store holds finished cells, the defaults are calibrated by the ratio of measured to
+predicted times (each cell's prediction at the threads it ran with): over finished cells of the same
+method and model, else the same method, else all finished cells.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ DEFAULT_LOAD_S = 5.4
 #: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
 #: below (which are fp32): medians of benchmarks/precision.py on me5-small and gemma3-270m
 BF16_SPEEDUP = (1.4, 2.3)
+#: the threads the unit costs were measured at
+REFERENCE_THREADS = 2
+#: the share of a (train step, evaluated example) that runs in parallel, by model size factor: Amdahl fits
+#: to 1 vs 2 threads in bf16 (benchmarks/threads.py, medians of two runs: me5-small finetune 1.29x / 1.38x
+#: faster at 2 threads, gemma3-270m prompt 1.70-1.77x / 1.43-1.86x; this machine's noise is that large). A
+#: small model's step is mostly serial work (Python, small kernels, dropout's random numbers); between the
+#: two sizes the fraction is interpolated in log size, beyond them it stays at the nearer one.
+PARALLEL_FRACTION = {"train": ((1.066, 0.45), (4.44, 0.85)), "eval": ((1.066, 0.54), (4.44, 0.76))}
 DEFAULT_BATCH = 16
 BASE_PARAMS = 110e6
 #: matrix weights (12 x layers x hidden^2) of the transformer layers of a model of size factor 1. The unit
@@ -159,6 +169,21 @@ def runs_in_bf16(config: RunConfig) -> bool:
     return config.precision == "bf16"
 
 
+def parallel_fraction(kind: str, size: float) -> float:
+    """:data:`PARALLEL_FRACTION` of ``kind`` ("train" or "eval") at model size factor ``size``."""
+    (small, p_small), (large, p_large) = PARALLEL_FRACTION[kind]
+    where = (math.log(max(size, 1e-6)) - math.log(small)) / (math.log(large) - math.log(small))
+    return p_small + (p_large - p_small) * min(1.0, max(0.0, where))
+
+
+def thread_factor(threads: int, parallel: float) -> float:
+    """Time at ``threads`` intra-op threads against the :data:`REFERENCE_THREADS` of the unit costs."""
+    def amdahl(n: int) -> float:
+        return (1 - parallel) + parallel / max(1, n)
+
+    return amdahl(threads) / amdahl(REFERENCE_THREADS)
+
+
 def selection_steps(config: RunConfig) -> int:
     """Training steps of the in-run model selection: every candidate on every fold (cv) or once (dev-k)."""
     if not config.search:
@@ -170,9 +195,9 @@ def selection_steps(config: RunConfig) -> int:
     return sum(int(point.get("max_steps", default)) * runs for point in search_space(config.search))
 
 
-def default_costs(config: RunConfig) -> tuple[float, float, float]:
-    """(load, train, eval) seconds predicted from the defaults alone; train includes the choices made on the
-    shots (label search, model selection)."""
+def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[float, float, float]:
+    """(load, train, eval) seconds predicted from the defaults alone for a cell at ``threads`` CPU threads;
+    train includes the choices made on the shots (label search, model selection)."""
     from xshot.errors import XshotError
     from xshot.training.prepare import method_config
 
@@ -181,6 +206,9 @@ def default_costs(config: RunConfig) -> tuple[float, float, float]:
     batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
     cost = get_method(config.method).cost
     train_speedup, eval_speedup = BF16_SPEEDUP if runs_in_bf16(config) else (1.0, 1.0)
+    if config.device in ("auto", "cpu"):
+        train_speedup /= thread_factor(threads, parallel_fraction("train", size))
+        eval_speedup /= thread_factor(threads, parallel_fraction("eval", size))
     steps = train_steps(config)
     try:
         mcfg = method_config(config)
@@ -216,7 +244,8 @@ class Calibration:
 
 
 def calibrate(rows: list[dict[str, Any]]) -> Calibration:
-    """Calibration from store rows (``ResultsStore.rows()``): only done cells with recorded timings count."""
+    """Calibration from store rows (``ResultsStore.rows()``): only done cells with recorded timings count,
+    each against the defaults at the threads it ran with."""
     cells: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row.get("status") != "done" or not row.get("config"):
@@ -225,7 +254,8 @@ def calibrate(rows: list[dict[str, Any]]) -> Calibration:
         if train_s is not None and row.get("choose_s") is not None:  # the prediction includes the choosing
             train_s += row["choose_s"]
         c = cells.setdefault(row["cell"], {"config": row["config"], "train_s": train_s,
-                                           "cell_eval_s": row.get("cell_eval_s"), "eval_s": 0.0, "n": 0})
+                                           "cell_eval_s": row.get("cell_eval_s"), "eval_s": 0.0, "n": 0,
+                                           "threads": row.get("threads") or REFERENCE_THREADS})
         c["eval_s"] += row.get("eval_s") or 0.0
         c["n"] += row.get("n") or 0
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -234,7 +264,7 @@ def calibrate(rows: list[dict[str, Any]]) -> Calibration:
             config = RunConfig.model_validate(json.loads(c["config"]))
         except Exception:
             continue
-        _, train_pred, eval_pred = default_costs(config)
+        _, train_pred, eval_pred = default_costs(config, c["threads"])
         train_s = c["train_s"]
         eval_s = c["cell_eval_s"] if c["cell_eval_s"] is not None else c["eval_s"]
         if train_s is None or eval_s is None:
@@ -284,14 +314,15 @@ class CellEstimate:
 
 
 def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list[dict[str, Any]] | None = None,
-             resume: bool = True) -> dict[str, Any]:
-    """The plan of a study: every cell with its status and estimated seconds, and the totals."""
+             resume: bool = True, threads: int = REFERENCE_THREADS) -> dict[str, Any]:
+    """The plan of a study: every cell with its status and estimated seconds at ``threads`` CPU threads per
+    cell, and the totals."""
     status = status or {}
     cal = calibrate(rows or [])
     out: list[CellEstimate] = []
     for cell in cells:
         cfg = cell.config
-        load, train, ev = default_costs(cfg)
+        load, train, ev = default_costs(cfg, threads)
         (r_train, r_eval), basis = cal.ratios(cfg.method, cfg.model)
         train, ev = train * r_train, ev * r_eval
         out.append(CellEstimate(
@@ -313,6 +344,7 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
             "to_run_s": round(sum(c.est_s for c in to_run), 1),
             "total_s": round(sum(c.est_s for c in out), 1),
             "calibrated_from_cells": cal.cells,
+            "threads_per_cell": threads,
             "basis": "store" if cal.cells else "defaults",
         },
     }

@@ -10,7 +10,7 @@ import pytest
 
 from xshot.cli import main
 from xshot.studies.grid import expand
-from xshot.studies.plan import calibrate, default_costs, estimate, model_size_factor, train_steps
+from xshot.studies.plan import REFERENCE_THREADS, calibrate, default_costs, estimate, model_size_factor, train_steps
 from xshot.studies.spec import load_study
 from xshot.studies.store import ResultsStore
 
@@ -86,8 +86,9 @@ def test_plan_json_defaults(tmp_path, make_study, capsys):
     assert est["to_run_s"] == pytest.approx(sum(c["est_s"] for c in plan["cells"]), abs=0.5)
 
 
-def test_plan_json_calibrated_from_store(ran, capsys):
+def test_plan_json_calibrated_from_store(ran, capsys, monkeypatch):
     study, store, cells = ran
+    monkeypatch.setenv("OMP_NUM_THREADS", str(REFERENCE_THREADS))  # the fake rows record no threads
     assert main(["plan", str(study), "--json", "--store", str(store)]) == 0
     plan = json.loads(capsys.readouterr().out)
     est = plan["estimate"]
@@ -99,6 +100,55 @@ def test_plan_json_calibrated_from_store(ran, capsys):
         assert c["est_eval_s"] == pytest.approx(1.0, rel=0.02)
     assert main(["plan", str(study), "--json", "--store", str(store), "--no-resume"]) == 0
     assert json.loads(capsys.readouterr().out)["estimate"]["to_run"] == 8
+
+
+def test_threads_scale_the_defaults_by_amdahls_law(tmp_path, make_study, capsys, monkeypatch):
+    from xshot.studies.plan import parallel_fraction, thread_factor
+
+    # p = 0.9: 1 thread takes 1 / (0.1 + 0.45) = 1.818x the 2 threads of the unit costs, 4 threads 0.591x
+    assert thread_factor(1, 0.9) == pytest.approx(1 / 0.55)
+    assert thread_factor(4, 0.9) == pytest.approx((0.1 + 0.9 / 4) / 0.55)
+    assert thread_factor(REFERENCE_THREADS, 0.5) == 1.0 and thread_factor(8, 0.0) == 1.0
+    # by model size: me5-small's measured fractions, gemma3-270m's, between them in log size, the ends beyond
+    assert (parallel_fraction("train", 1.066), parallel_fraction("eval", 4.44)) == (0.45, 0.76)
+    assert parallel_fraction("train", (1.066 * 4.44) ** 0.5) == pytest.approx((0.45 + 0.85) / 2)
+    assert (parallel_fraction("train", 0.1), parallel_fraction("train", 40.0)) == (0.45, 0.85)
+    config = expand(load_study(make_study()))[0].config
+    size = model_size_factor(config.model)
+    load, train, ev = default_costs(config)
+    one = default_costs(config, threads=1)
+    assert one == pytest.approx((load, train * thread_factor(1, parallel_fraction("train", size)),
+                                 ev * thread_factor(1, parallel_fraction("eval", size))))
+    on_gpu = config.model_copy(update={"device": "cuda"})
+    assert default_costs(on_gpu, threads=1) == default_costs(on_gpu)  # threads are a CPU matter
+
+    def plan(*extra):
+        assert main(["plan", str(make_study()), "--json", "--store", str(tmp_path / "none.sqlite"), *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    local, ray = plan(), plan("--executor", "ray")  # the study asks Ray for 1 CPU per cell
+    assert (local["estimate"]["threads_per_cell"], ray["estimate"]["threads_per_cell"]) == (4, 1)
+    p = parallel_fraction("train", size)
+    assert ray["cells"][0]["est_train_s"] == pytest.approx(
+        local["cells"][0]["est_train_s"] * thread_factor(1, p) / thread_factor(4, p), abs=0.02)  # both rounded to 10 ms
+    assert main(["plan", str(make_study()), "--executor", "slurm"]) == 2
+    assert "slurm" in capsys.readouterr().err
+
+
+def test_calibration_counts_the_threads_a_cell_ran_with(ran):
+    """A cell measured at 1 thread calibrates the defaults as the same cell at 2 threads would, scaled."""
+    from xshot.studies.plan import parallel_fraction, thread_factor
+
+    _, store, cells = ran
+    with ResultsStore(store) as s:
+        rows = s.rows()
+    model = cells[0].config.model
+    size = model_size_factor(model)
+    at_reference = calibrate(rows).ratios("finetune", model)[0]
+    at_one = calibrate([{**r, "threads": 1} for r in rows]).ratios("finetune", model)[0]
+    assert at_one == pytest.approx((at_reference[0] / thread_factor(1, parallel_fraction("train", size)),
+                                    at_reference[1] / thread_factor(1, parallel_fraction("eval", size))))
 
 
 def test_calibration_generalises_to_unseen_cells(ran):
