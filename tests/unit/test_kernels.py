@@ -129,3 +129,103 @@ def test_bf16_training_uses_eager_attention_on_cpu_and_evaluates_with_the_models
     train(model, model.encode(NLI), config, seed=1, device=cpu, max_steps=1, progress=False)
     assert seen[2:] == ["sdpa"]
     assert _attention(model) == "sdpa"
+
+
+def test_cpu_dropout_by_hand():
+    """The mask is 15 random bits per element against round(p * 2**15), the kept values scaled by
+    2**15 / (2**15 - dropped): drawn from torch's seeded generator, so a seed gives the same mask."""
+    from xshot.kernels import cpu_dropout
+
+    x = torch.tensor([[1.0, -2.0, 3.0, 4.0], [0.5, 6.0, -7.0, 8.0]], requires_grad=True)
+    torch.manual_seed(3)
+    bits = torch.empty(2, 4, dtype=torch.int16).random_()
+    dropped = round(0.3 * 2**15)  # 9830
+    keep = bits >= dropped
+    torch.manual_seed(3)
+    y = cpu_dropout(x, 0.3)
+    assert torch.equal(y, torch.where(keep, x * (32768 / (32768 - 9830)), 0.0))
+    y.backward(torch.full_like(x, 2.0))
+    assert torch.equal(x.grad, torch.where(keep, 2.0 * 32768 / (32768 - 9830), 0.0))
+    torch.manual_seed(3)
+    assert torch.equal(cpu_dropout(x, 0.3), y)
+    assert 0 <= int(bits.min()) and int(bits.max()) < 2**15
+    big, threads, masks = torch.ones(1024, 1024), torch.get_num_threads(), []
+    try:
+        for n in (1, 2):  # the same mask on any thread count
+            torch.set_num_threads(n)
+            torch.manual_seed(3)
+            masks.append(cpu_dropout(big, 0.3) == 0)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(*masks)
+
+
+def test_cpu_dropout_drops_p_and_keeps_the_expectation():
+    from xshot.kernels import cpu_dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(1_000_000, dtype=torch.bfloat16)
+    for p in (0.1, 0.5):
+        y = cpu_dropout(x, p)
+        assert y.dtype == torch.bfloat16
+        assert abs(float((y == 0).float().mean()) - p) < 0.002  # 1e6 draws: sd 0.0005
+        kept = y[y != 0]
+        assert torch.all(kept == kept[0]) and float(kept[0]) == pytest.approx(1 / (1 - p), rel=4e-3)  # bf16 scale
+
+
+def test_cpu_dropout_leaves_the_rest_to_torch(monkeypatch):
+    from xshot import kernels
+
+    x = torch.randn(3, 5)
+    assert torch.equal(kernels.cpu_dropout(x, 0.3, training=False), x)
+    assert torch.equal(kernels.cpu_dropout(x, 0.0), x)
+    assert torch.equal(kernels.cpu_dropout(x, 1.0), torch.zeros_like(x))
+    calls = []
+    monkeypatch.setattr(kernels, "_torch_dropout", lambda *a: calls.append(a[1:]) or a[0])
+    kernels.cpu_dropout(x, 0.3, True, True)  # in place
+    kernels.cpu_dropout(torch.ones(4, dtype=torch.int64), 0.3)
+    assert calls == [(0.3, True, True), (0.3, True, False)]
+
+
+def test_training_dropout_is_for_cpus_and_restores_torchs():
+    import torch.nn.functional as F
+
+    from xshot.kernels import cpu_dropout, training_dropout
+
+    original = F.dropout
+    with training_dropout(torch.device("cpu")) as used:
+        assert used and F.dropout is cpu_dropout
+        torch.manual_seed(5)
+        module = nn.Dropout(0.2)(torch.ones(64, 64))  # nn.Dropout goes through it
+        torch.manual_seed(5)
+        assert torch.equal(module, cpu_dropout(torch.ones(64, 64), 0.2))
+    assert F.dropout is original
+    with training_dropout(torch.device("cuda")) as used:
+        assert not used and F.dropout is original
+    with pytest.raises(RuntimeError), training_dropout(torch.device("cpu")):
+        raise RuntimeError("a failed step")
+    assert F.dropout is original
+
+
+@pytest.mark.parametrize("method", ["finetune", "lora"])
+def test_cpu_training_draws_its_dropout_masks_with_cpu_dropout_reproducibly(request, monkeypatch, method):
+    """A training run's dropout (the encoder's and LoRA's) is xshot's, and the same seed gives the same losses."""
+    from tests.unit.methods.conftest import NLI
+    from tests.unit.methods.test_methods_tiny import build
+    from xshot import kernels
+    from xshot.methods import get_method
+    from xshot.training.trainer import train
+
+    calls = []
+    real = kernels.cpu_dropout
+    monkeypatch.setattr(kernels, "cpu_dropout", lambda x, p=0.5, training=True, inplace=False:
+                        (calls.append(p), real(x, p, training, inplace))[1])
+    config = get_method(method).config_class.resolve({"batch_size": 2})
+    cpu = torch.device("cpu")
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = build(request, "tiny_encoder", method, "nli")
+        losses.append(train(model, model.encode(NLI), config, seed=1, device=cpu, max_steps=3, progress=False).losses)
+    assert losses[0] == losses[1]
+    assert calls and all(0 < p < 1 for p in calls)

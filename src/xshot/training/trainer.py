@@ -2,8 +2,9 @@
 
 A fixed number of optimisation steps (or epochs) on the shots, with no model selection on a large
 dev set ("true few-shot", Perez et al. 2021); AdamW with linear warm-up and decay, gradient clipping,
-optional gradient accumulation, autocast to bf16/fp16 on GPUs. Randomness comes from one seeded
-generator, so the same configuration and seed give the same model on CPU.
+optional gradient accumulation, autocast to bf16/fp16 (on GPUs and on CPUs with bf16 matrix units; on CPUs
+with ``xshot.kernels``' attention and dropout). Randomness comes from one seeded generator, so the same
+configuration and seed give the same model on CPU.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from xshot.errors import XshotError
-from xshot.kernels import training_attention
+from xshot.kernels import training_attention, training_dropout
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
 
@@ -104,7 +105,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     bar = _progress(steps, "train", progress)
     losses: list[float] = []
     tokens = 0
-    with training_attention(model, device, dtype, rows, longest):
+    with training_attention(model, device, dtype, rows, longest), training_dropout(device):
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
             total = 0.0
