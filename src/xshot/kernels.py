@@ -3,8 +3,8 @@ inference, transformers' eager attention in bf16 training, and dropout masks fro
 
 ``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
 reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
-features; identical outputs); bf16 evaluation end to end is 1.12-1.18x faster on me5-small and unchanged
-within noise on gemma3-270m (0.96-1.04x), predictions identical (``benchmarks/precision.py``).
+features; identical outputs); bf16 evaluation end to end is 1.12-1.23x faster on me5-small and no faster on
+gemma3-270m (0.89-1.04x over four runs), predictions identical (``benchmarks/precision.py``).
 :func:`pack_linear_weights` swaps a model's ``nn.Linear`` layers for :class:`PackedLinear`, which shares
 their parameters (the state dict is unchanged) and uses the packed copy only for CPU bf16 forward passes
 without autograd.
