@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+#: each offline model's usual method and learning rate (short-budget rates, as the example studies use)
+MODELS = {"me5-small": ("finetune", 1e-4), "gemma3-270m": ("prompt", 5e-5)}
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736",
                  "MALLOC_TOP_PAD_": "1073741824"}
 
@@ -191,3 +193,20 @@ def train_quick_model(config_kwargs: dict[str, Any], data_root: str):
     result = train(model, model.encode(source.examples), mcfg, seed=config.seed, device=torch.device("cpu"),
                    max_steps=config.max_steps, progress=False)
     return model, rt, result
+
+
+@contextmanager
+def torch_kernels(attention: bool = False, dropout: bool = False) -> Iterator[None]:
+    """Train with torch's own kernels instead of xshot's CPU ones (``xshot.kernels``): the model's attention
+    implementation instead of eager attention, torch's dropout instead of ``cpu_dropout``."""
+    from xshot import kernels
+
+    budget, own = kernels.EAGER_ATTENTION_BYTES, kernels.cpu_dropout
+    if attention:
+        kernels.EAGER_ATTENTION_BYTES = -1
+    if dropout:
+        kernels.cpu_dropout = kernels._torch_dropout
+    try:
+        yield
+    finally:
+        kernels.EAGER_ATTENTION_BYTES, kernels.cpu_dropout = budget, own

@@ -29,8 +29,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
-#: method and learning rate (short-budget rates, as the example studies use) per offline model
-MODELS = {"me5-small": ("finetune", 1e-4), "gemma3-270m": ("prompt", 5e-5)}
 
 
 #: (rows, inner, columns) of the products timed for the roofline: square ones, and the offline models' own
@@ -65,7 +63,7 @@ def flop_per_token(model, seq_len: float) -> float:
 
 def main() -> None:
     p = C.parser(__doc__.splitlines()[0], repeats=3)
-    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--models", default=",".join(C.MODELS))
     p.add_argument("--per-language", type=int, default=250, help="XNLI test pairs per language (4 languages)")
     p.add_argument("--ner-sentences", type=int, default=1000)
     p.add_argument("--train-steps", type=int, default=40,
@@ -79,7 +77,6 @@ def main() -> None:
 
     import torch
 
-    from xshot import kernels
     from xshot.backbone import cpu_has_native_bf16
     from xshot.data import load
     from xshot.data.sampling import subsample
@@ -103,7 +100,7 @@ def main() -> None:
     sets = [subset(f"xnli:{lang}:test", args.per_language) for lang in ("de", "sw", "ur", "zh")]
     n_pairs = sum(len(d) for d in sets)
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        method, lr = MODELS[name]
+        method, lr = C.MODELS[name]
         C.log(f"precision: {name} {method}: {args.train_steps} fp32 steps")
         settings = dict(task="nli", model=C.model_path(name), method=method, train="xnli:en:dev", k=16, seed=1,
                         max_steps=args.train_steps, learning_rate=lr, max_length=128)
@@ -142,13 +139,9 @@ def main() -> None:
 
         def steps(side: str) -> float:
             dtype, eager = step_sides[side]
-            budget = kernels.EAGER_ATTENTION_BYTES
-            kernels.EAGER_ATTENTION_BYTES = budget if eager else -1
-            try:
+            with C.torch_kernels(attention=not eager):
                 done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.step_repeats,
                              progress=False)
-            finally:
-                kernels.EAGER_ATTENTION_BYTES = budget
             return done.seconds / done.steps
 
         for side in step_sides:

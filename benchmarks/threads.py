@@ -19,9 +19,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
-MODELS = {"me5-small": ("finetune", 1e-4), "gemma3-270m": ("prompt", 5e-5)}
-
-
 def amdahl_fraction(t1: float, tn: float, n: int) -> float:
     """p such that tn / t1 = (1 - p) + p / n."""
     return (1 - tn / t1) / (1 - 1 / n)
@@ -29,7 +26,7 @@ def amdahl_fraction(t1: float, tn: float, n: int) -> float:
 
 def main() -> None:
     p = C.parser(__doc__.splitlines()[0], repeats=3)
-    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--models", default=",".join(C.MODELS))
     p.add_argument("--pairs", type=int, default=200, help="XNLI test pairs evaluated (de and sw, half each)")
     p.add_argument("--steps", type=int, default=4, help="timed optimisation steps per repetition")
     args = p.parse_args()
@@ -60,7 +57,7 @@ def main() -> None:
     out: dict = {"thread_counts": list(counts), "models": {}}
     targets = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        method, lr = MODELS[name]
+        method, lr = C.MODELS[name]
         settings = dict(task="nli", model=C.model_path(name), method=method, train="xnli:en:dev", k=16, seed=1,
                         max_steps=2, learning_rate=lr, max_length=128)
         config = RunConfig(**settings)

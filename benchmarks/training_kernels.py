@@ -33,7 +33,6 @@ def main() -> None:
 
     import torch
 
-    from xshot import kernels
     from xshot.backbone import select_precision
     from xshot.data import load
     from xshot.training.config import RunConfig
@@ -53,14 +52,9 @@ def main() -> None:
             shots = model.encode(load("xnli:en:dev", None, root).examples[:96])
 
             def step(side: str) -> float:
-                budget, dropout = kernels.EAGER_ATTENTION_BYTES, kernels.cpu_dropout
-                kernels.EAGER_ATTENTION_BYTES = -1 if side == "sdpa" else budget
-                kernels.cpu_dropout = kernels._torch_dropout if side == "torch-dropout" else dropout
-                try:
+                with C.torch_kernels(attention=side == "sdpa", dropout=side == "torch-dropout"):
                     done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.steps,
                                  progress=False)
-                finally:
-                    kernels.EAGER_ATTENTION_BYTES, kernels.cpu_dropout = budget, dropout
                 return done.seconds / done.steps
 
             for side in SIDES:  # warm-up
