@@ -270,7 +270,16 @@ def select_precision(device: torch.device, requested: str = "auto") -> torch.dty
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if requested == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        _warn_emulated_bf16()
     return torch.bfloat16 if requested == "bf16" else torch.float16
+
+
+@functools.cache
+def _warn_emulated_bf16() -> None:
+    logging.getLogger("xshot").warning(
+        "precision bf16 on a CPU without bf16 matrix units (no AMX-BF16 / AVX512-BF16): bf16 is emulated here "
+        "and slower than fp32; precision auto or fp32 is faster on this machine")
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

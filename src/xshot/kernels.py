@@ -36,6 +36,7 @@ on a quiet machine with two threads the whole step was slower with it, 0.82x (me
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -73,8 +74,17 @@ class PackedLinear(nn.Linear):
         self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), None)
 
 
+@functools.cache
 def can_pack() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    """Whether oneDNN can pack bf16 weights here: it needs AVX512 (BW, VL, DQ) or AVX-NE-CONVERT, which an
+    AVX2-only CPU (e.g. AMD Zen 3) lacks; the reorder is tried once on a tiny weight to find out."""
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+        return False
+    try:
+        torch.ops.mkldnn._reorder_linear_weight(torch.zeros(2, 2, dtype=torch.bfloat16), None)
+    except RuntimeError:
+        return False
+    return True
 
 
 def pack_linear_weights(module: nn.Module) -> int:

@@ -55,6 +55,21 @@ def test_auto_precision_is_bf16_on_cpus_with_bf16_matrix_units(monkeypatch, nati
     assert backbone.precision_name(backbone.select_precision(cpu, "auto")) == ("bf16" if native else "fp32")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_asked_for_on_a_cpu_that_emulates_it_is_run_with_one_warning(monkeypatch, caplog, native):
+    from xshot import backbone
+
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: native)
+    backbone._warn_emulated_bf16.cache_clear()
+    with caplog.at_level("WARNING", logger="xshot"):
+        for _ in range(2):
+            assert backbone.select_precision(torch.device("cpu"), "bf16") is torch.bfloat16
+    warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert len(warned) == (0 if native else 1)  # once per process, not per run
+    assert native or "slower than fp32" in warned[0]
+    backbone._warn_emulated_bf16.cache_clear()
+
+
 def test_native_bf16_detection_reads_the_cpu_flags():
     from xshot.hardware import cpu_has_native_bf16
 

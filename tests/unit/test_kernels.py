@@ -10,7 +10,35 @@ from torch import nn
 from xshot.kernels import PackedLinear, can_pack, pack_linear_weights
 
 
-needs_onednn = pytest.mark.skipif(not can_pack(), reason="this torch build has no oneDNN inner product")
+needs_onednn = pytest.mark.skipif(not can_pack(), reason="oneDNN cannot pack bf16 weights on this CPU (needs "
+                                  "AVX512 BW/VL/DQ or AVX-NE-CONVERT)")
+
+
+def test_packing_is_offered_exactly_where_onednn_can_reorder_a_bf16_weight():
+    try:
+        torch.ops.mkldnn._reorder_linear_weight(torch.ones(4, 4, dtype=torch.bfloat16), None)
+        works = True
+    except RuntimeError:  # an AVX2-only CPU: "bf16 path needs the cpu support avx_ne_convert or avx512bw, ..."
+        works = False
+    assert can_pack() is works
+
+
+def test_bf16_inference_without_packing_casts_and_keeps_the_plain_layers(request, monkeypatch):
+    """Where oneDNN cannot pack (e.g. AMD Zen 3), bf16 evaluation still runs, on the plain ``nn.Linear``s."""
+    from tests.unit.methods.conftest import NLI
+    from tests.unit.methods.test_methods_tiny import build
+    from xshot import kernels
+    from xshot.training.evaluate import predict_proba, to_inference_precision
+
+    monkeypatch.setattr(kernels, "can_pack", lambda: False)
+    model = build(request, "tiny_encoder", "finetune", "nli")
+    features = model.encode(NLI)
+    cpu = torch.device("cpu")
+    plain = predict_proba(copy.deepcopy(model).to(torch.bfloat16), features, device=cpu, dtype=torch.bfloat16)
+    to_inference_precision(model, torch.bfloat16)
+    assert not any(isinstance(m, PackedLinear) for m in model.modules())
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+    assert predict_proba(model, features, device=cpu, dtype=torch.bfloat16).classes == plain.classes
 
 
 @needs_onednn
