@@ -129,12 +129,15 @@ def environment(threads: int) -> dict[str, Any]:
     import torch
     import transformers
 
+    from xshot.hardware import processor_name
+
     try:
         load = os.getloadavg()
     except OSError:  # pragma: no cover
         load = None
     return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": threads,
+            "cpu": platform.processor() or platform.machine(), "processor": processor_name("cpu"),
+            "cores": os.cpu_count(), "torch_threads": threads,
             "load_average_at_end": [round(x, 2) for x in load] if load else None,
             "git_commit": _git_commit()}
 

@@ -1,4 +1,4 @@
-"""What the machine offers a run: bf16 matrix units on the CPU, and how many cores to use.
+"""What the machine offers a run: bf16 matrix units on the CPU, how many cores to use, and its name.
 
 Kept free of a top-level torch import so that ``xshot plan`` can ask without loading torch.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import re
 
 import psutil
@@ -29,6 +30,29 @@ def cpu_has_native_bf16() -> bool:
             return bool(torch._C._cpu._init_amx())
         except Exception:  # pragma: no cover - a torch without the probe
             return False
+
+
+@functools.lru_cache(maxsize=4)
+def processor_name(device_type: str = "cpu") -> str:
+    """The processor a run computes on, as results record it: timings, and on a CPU the rounding of its
+    products, depend on it. A CPU: its model name, the widest vector instructions torch uses and whether it
+    has bf16 matrix units (e.g. ``AMD EPYC (AVX2)``, ``Intel(R) Xeon(R) Platinum 8480C (AVX512, bf16 matrix
+    units)``); a CUDA device: the GPU's name."""
+    import torch
+
+    if device_type == "cuda":
+        return torch.cuda.get_device_name()
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine() or "unknown CPU"
+    if device_type != "cpu":
+        return name
+    extras = [torch.backends.cpu.get_cpu_capability()] + (["bf16 matrix units"] if cpu_has_native_bf16() else [])
+    return f"{name} ({', '.join(extras)})"
 
 
 def default_threads() -> int:

@@ -151,6 +151,7 @@ class RunResult(BaseModel):
     device: str | None = None
     precision: str | None = Field(default=None, description="bf16, fp16 or fp32: the autocast the run used")
     threads: int | None = Field(default=None, description="intra-op CPU threads")
+    processor: str | None = Field(default=None, description="the CPU or GPU it ran on (hardware.processor_name)")
     notes: list[str] = Field(default_factory=list)
     choices: list[ShotChoice] = Field(default_factory=list, description="what the method chose from the shots")
     versions: dict[str, str] = Field(default_factory=dict)

@@ -40,7 +40,7 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = (
     "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
     "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
-    "precision",
+    "precision", "threads", "processor",
 )  # fmt: skip
 
 

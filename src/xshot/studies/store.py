@@ -66,6 +66,7 @@ COLUMNS: dict[str, str] = {
     "peak_memory_mb": "REAL",
     "precision": "TEXT",  # bf16 | fp16 | fp32: results at different precisions are different results
     "threads": "INTEGER",  # intra-op CPU threads of the cell
+    "processor": "TEXT",  # the CPU or GPU the cell ran on (hardware.processor_name)
     "trainable_params": "INTEGER",
     "total_params": "INTEGER",
     "fertility": "REAL",
@@ -85,7 +86,7 @@ FRAME_COLUMNS = [
 FRAME_TAIL = [
     "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
     "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "precision", "threads", "traceback", "choose_s", "choices", "train_flops",
+    "precision", "threads", "processor", "traceback", "choose_s", "choices", "train_flops",
 ]
 _INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
 
@@ -158,6 +159,7 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         peak_memory_mb=_float(m.peak_memory_mb),
         precision=normalize_precision(m.precision),
         threads=m.threads,
+        processor=m.processor,
         trainable_params=m.params.trainable,
         total_params=m.params.total,
         versions=json.dumps(m.versions, sort_keys=True),

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from xshot.backbone import count_parameters, precision_name, select_device, select_precision
-from xshot.hardware import configure_threads
+from xshot.hardware import configure_threads, processor_name
 from xshot.data import Dataset
 from xshot.data.labels import resolve_policy
 from xshot.data.sampling import subsample
@@ -216,6 +216,7 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
         device=str(device),
         precision=precision_name(rt.dtype),
         threads=threads,
+        processor=processor_name(device.type),
         notes=model.notes,
         choices=choices,
         versions=versions(),

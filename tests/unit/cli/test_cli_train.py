@@ -23,6 +23,12 @@ def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method_config"]["alpha"] == 0.3 and metrics["config"]["k"] == 2
     assert metrics["train_examples"] == 6 and set(metrics["evaluations"]) == {f"jsonl:{data}"}
+    from xshot.hardware import processor_name  # where the timings come from: this CPU, its vector unit
+
+    assert metrics["processor"] == processor_name("cpu") and metrics["threads"] >= 1
+    import torch
+
+    assert f"({torch.backends.cpu.get_cpu_capability()}" in metrics["processor"]
     assert (out / "model" / "trainable.safetensors").exists()
     assert len((out / "predictions").iterdir().__next__().read_text().splitlines()) == 6
     capsys.readouterr()

@@ -149,6 +149,18 @@ def test_cost_table_medians_over_cells():
     assert rows["dualcl"]["eval s (per eval set)"] == "3.0"
 
 
+def test_cost_table_says_where_its_timings_were_measured():
+    results = make_results(failed=False)
+    assert cost_table(groups_of(results)[1]).notes == ["Evaluation time is the median over (cell, evaluation set) rows."]
+    results["processor"], results["threads"] = "AMD EPYC (AVX2)", 2  # rows of a store that records them
+    assert cost_table(groups_of(results)[1]).notes[1] == "Timings measured on AMD EPYC (AVX2), 2 threads (8 cells)."
+    gpu = results["cell"].str.startswith("dualcl-k32")
+    results.loc[gpu, "processor"], results.loc[gpu, "threads"] = "NVIDIA H200", None
+    note = cost_table(groups_of(results)[1]).notes[1]
+    assert note == ("Timings come from 2 machines or thread counts, not comparable across them: "
+                    "AMD EPYC (AVX2), 2 threads (6 cells); NVIDIA H200 (2 cells).")
+
+
 def test_low_resource_override_and_study_filter(tmp_path):
     groups, _ = groups_of(make_results(), high=["en", "sw"])
     lows = {c.language: c.low_resource for c in groups[0].columns}

@@ -91,6 +91,8 @@ def run(config, out_dir=None) -> dict:
         "params": {"trainable": 1000 + len(config.method), "total": 118_000_000},
         "time": {"train_s": 2.0 * (config.max_steps or 10) / 10, "eval_s": 0.5 * len(config.eval), "load_s": 0.1},
         "peak_memory_mb": 512.0,
+        "threads": 2,
+        "processor": "Fake CPU (AVX2)",
         "notes": [],
         "versions": {"xshot": "0.1.0", "torch": "fake"},
     }

@@ -56,6 +56,7 @@ def test_round_trip_and_dataframe_columns(tmp_path, cells):
     assert row.fertility == pytest.approx(expected["fertility"])
     assert (row.train_s, row.eval_s, row.peak_memory_mb) == (1.0, 0.5, 512.0)
     assert (row.trainable_params, row.total_params, row.n) == (1008, 118_000_000, 50)
+    assert (row.threads, row.processor) == (2, "Fake CPU (AVX2)")
     assert json.loads(row.versions) == {"torch": "fake", "xshot": "0.1.0"}
     assert json.loads(row.config)["max_steps"] == 5
     assert str(df["k"].dtype) == "Int64" and str(df["score"].dtype) == "float64"

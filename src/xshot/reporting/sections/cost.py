@@ -50,9 +50,25 @@ def cost_table(done: pd.DataFrame) -> Table:
         ],
         rows=rows,
         caption="Cost per method: medians over completed cells",
-        notes=["Evaluation time is the median over (cell, evaluation set) rows."],
+        notes=["Evaluation time is the median over (cell, evaluation set) rows.", *hardware_notes(done)],
         numeric=[False, False, False, True, True, True, True, True, True],
     )
+
+
+def hardware_notes(done: pd.DataFrame) -> list[str]:
+    """Where the timings were measured (processor and threads per cell): times from different machines or
+    thread counts are not comparable, so a table that mixes them says so."""
+    cells = done.drop_duplicates("cell")
+    known = cells[cells["processor"].notna() & (cells["processor"].astype(str) != "")]
+    if known.empty:
+        return []
+    threads = pd.to_numeric(known["threads"], errors="coerce")
+    where = known["processor"].astype(str) + threads.map(lambda t: "" if math.isnan(t) else f", {int(t)} threads")
+    counts = where.value_counts()
+    listed = "; ".join(f"{name} ({n} cell{'s' if n > 1 else ''})" for name, n in counts.items())
+    if len(counts) == 1:
+        return [f"Timings measured on {listed}."]
+    return [f"Timings come from {len(counts)} machines or thread counts, not comparable across them: {listed}."]
 
 
 def compute_figures(ctx: ReportContext) -> list[Figure]:
