@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("eval_throughput", "verbalizer_scoring", "cell_cost", "memory", "scaling", "precision", "precision_seeds",
-              "compile", "threads", "training_kernels")
+              "compile", "threads", "training_kernels", "auto_precision")
 
 
 def main() -> int:

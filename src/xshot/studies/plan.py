@@ -36,6 +36,11 @@ DEFAULT_LOAD_S = 5.4
 #: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
 #: below (which are fp32): medians of benchmarks/precision.py on me5-small and gemma3-270m
 BF16_SPEEDUP = (1.4, 2.3)
+#: (train, eval) slow-down of bf16 against fp32 on a CPU without bf16 matrix units, where oneDNN emulates
+#: bf16 (an explicit ``precision: bf16`` there): benchmarks/auto_precision.py on an AVX2-only AMD EPYC
+#: (Zen 3), me5-small training step (0.92 s fp32, 16.9 s bf16 autocast) and bare forward pass (2047 against 332
+#: tokens/s with bf16 weights)
+EMULATED_BF16_SLOWDOWN = (18.4, 6.2)
 #: the threads the unit costs were measured at
 REFERENCE_THREADS = 2
 #: the share of a (train step, evaluated example) that runs in parallel, by model size factor: Amdahl fits
@@ -162,11 +167,18 @@ def eval_examples(config: RunConfig) -> int:
     return total
 
 
-def runs_in_bf16(config: RunConfig) -> bool:
-    """Whether the cell will run under bf16 autocast on this machine's CPU (``auto`` on bf16 matrix units)."""
+def precision_speedup(config: RunConfig) -> tuple[float, float]:
+    """(train, eval) speed of the cell's precision on this machine against the fp32 unit costs: bf16 on
+    bf16 matrix units (``auto`` there, or asked for) is :data:`BF16_SPEEDUP`; bf16 asked for on a CPU
+    that emulates it is :data:`EMULATED_BF16_SLOWDOWN` slower; fp32 (and fp16, not modelled) is 1."""
+    on_cpu = config.device in ("auto", "cpu")
     if config.precision == "auto":
-        return config.device in ("auto", "cpu") and cpu_has_native_bf16()
-    return config.precision == "bf16"
+        return BF16_SPEEDUP if on_cpu and cpu_has_native_bf16() else (1.0, 1.0)
+    if config.precision != "bf16":
+        return 1.0, 1.0
+    if on_cpu and not cpu_has_native_bf16():
+        return 1 / EMULATED_BF16_SLOWDOWN[0], 1 / EMULATED_BF16_SLOWDOWN[1]
+    return BF16_SPEEDUP
 
 
 def parallel_fraction(kind: str, size: float) -> float:
@@ -205,7 +217,7 @@ def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[
     # half of a CPU step scales with the batch, half (the optimiser) does not
     batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
     cost = get_method(config.method).cost
-    train_speedup, eval_speedup = BF16_SPEEDUP if runs_in_bf16(config) else (1.0, 1.0)
+    train_speedup, eval_speedup = precision_speedup(config)
     if config.device in ("auto", "cpu"):
         train_speedup /= thread_factor(threads, parallel_fraction("train", size))
         eval_speedup /= thread_factor(threads, parallel_fraction("eval", size))

@@ -102,6 +102,25 @@ def test_plan_json_calibrated_from_store(ran, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["estimate"]["to_run"] == 8
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_precision_a_cell_runs_at_here_scales_its_estimate(make_study, monkeypatch, native):
+    """bf16 is cheaper on bf16 matrix units and dearer where the CPU emulates it; auto picks what is faster."""
+    from xshot.studies import plan
+
+    monkeypatch.setattr(plan, "cpu_has_native_bf16", lambda: native)
+    config = expand(load_study(make_study()))[0].config
+    _, train, ev = default_costs(config.model_copy(update={"precision": "fp32"}))
+    _, bf16_train, bf16_eval = default_costs(config.model_copy(update={"precision": "bf16"}))
+    if native:
+        assert (bf16_train, bf16_eval) == pytest.approx((train / plan.BF16_SPEEDUP[0], ev / plan.BF16_SPEEDUP[1]))
+    else:
+        assert (bf16_train, bf16_eval) == pytest.approx((train * plan.EMULATED_BF16_SLOWDOWN[0],
+                                                         ev * plan.EMULATED_BF16_SLOWDOWN[1]))
+        assert min(plan.EMULATED_BF16_SLOWDOWN) > 1
+    _, auto_train, _ = default_costs(config.model_copy(update={"precision": "auto"}))
+    assert auto_train == pytest.approx(min(train, bf16_train))
+
+
 def test_threads_scale_the_defaults_by_amdahls_law(tmp_path, make_study, capsys, monkeypatch):
     from xshot.studies.plan import parallel_fraction, thread_factor
 
