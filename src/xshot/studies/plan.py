@@ -13,7 +13,8 @@ bf16 and scaled from the 2 threads they were measured at to the threads a cell g
 the parallel fraction of a model of that size, ``PARALLEL_FRACTION``); on a GPU they are far too high.
 When the results store holds finished cells, the defaults are calibrated by the ratio of measured to
 predicted times (each cell's prediction at the threads it ran with): over finished cells of the same
-method and model, else the same method, else all finished cells.
+method and model, else the same method, else all finished cells; only those run on this machine's
+processor where there are any (a store moved to another machine).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from xshot.methods import get_method
 from xshot.studies.grid import Cell
 from xshot.data.spec import builtin, parse_spec
-from xshot.hardware import cpu_has_native_bf16
+from xshot.hardware import cpu_has_native_bf16, processor_name
 from xshot.training.config import RunConfig
 
 DEFAULT_LOAD_S = 5.4
@@ -330,7 +331,10 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
     """The plan of a study: every cell with its status and estimated seconds at ``threads`` CPU threads per
     cell, and the totals."""
     status = status or {}
-    cal = calibrate(rows or [])
+    # a store resumed on another machine: its own finished cells calibrate it, when it has any
+    here = processor_name("cpu")
+    mine = [r for r in rows or [] if r.get("processor") == here]
+    cal = calibrate(mine or rows or [])
     out: list[CellEstimate] = []
     for cell in cells:
         cfg = cell.config
@@ -356,6 +360,7 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
             "to_run_s": round(sum(c.est_s for c in to_run), 1),
             "total_s": round(sum(c.est_s for c in out), 1),
             "calibrated_from_cells": cal.cells,
+            "calibrated_on": here if mine else ("other or unrecorded processors" if cal.cells else None),
             "threads_per_cell": threads,
             "basis": "store" if cal.cells else "defaults",
         },

@@ -170,6 +170,27 @@ def test_calibration_counts_the_threads_a_cell_ran_with(ran):
                                     at_reference[1] / thread_factor(1, parallel_fraction("eval", size))))
 
 
+def test_a_store_resumed_on_another_machine_is_calibrated_by_its_own_cells(ran, monkeypatch):
+    from xshot.studies import plan
+
+    _, store, cells = ran
+    with ResultsStore(store) as s:
+        rows = s.rows()
+    slow = [{**r, "processor": "Slow CPU (AVX2)", "train_s": 10 * r["train_s"]} for r in rows]
+    fast = [{**r, "processor": "Fast CPU (AVX512, bf16 matrix units)", "cell": r["cell"] + "-fast"} for r in rows]
+    monkeypatch.setattr(plan, "processor_name", lambda device="cpu": "Slow CPU (AVX2)")
+    on_slow = estimate(cells, rows=slow + fast)
+    assert on_slow["estimate"]["calibrated_on"] == "Slow CPU (AVX2)"
+    assert on_slow["estimate"]["calibrated_from_cells"] == len(cells)
+    assert on_slow["cells"][0]["est_train_s"] == pytest.approx(10 * estimate(cells, rows=fast)["cells"][0]["est_train_s"],
+                                                               rel=0.01)
+    monkeypatch.setattr(plan, "processor_name", lambda device="cpu": "A third CPU (AVX2)")
+    elsewhere = estimate(cells, rows=slow + fast)  # none of its own: every finished cell counts
+    assert elsewhere["estimate"]["calibrated_on"] == "other or unrecorded processors"
+    assert elsewhere["estimate"]["calibrated_from_cells"] == 2 * len(cells)
+    assert estimate(cells, rows=[])["estimate"]["calibrated_on"] is None
+
+
 def test_calibration_generalises_to_unseen_cells(ran):
     _, store, cells = ran
     with ResultsStore(store) as s:
