@@ -47,6 +47,7 @@ def main() -> None:
 
     cpu = torch.device("cpu")
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    autocast = {"fp32": None, "bf16": torch.bfloat16}  # what train() takes: no autocast for fp32
     auto = precision_name(select_precision(cpu, "auto"))
     other = "fp32" if auto == "bf16" else "bf16"
 
@@ -84,18 +85,16 @@ def main() -> None:
     mcfg = method_config(RunConfig(**settings))
     shots = model.encode(load("xnli:en:dev", None, root).examples[:96])
 
-    def steps(name: str) -> float:
-        dtype = None if name == "fp32" else torch.bfloat16
-        done = train(model, shots, mcfg, seed=1, device=cpu, dtype=dtype, max_steps=args.steps, progress=False)
+    def steps(name: str, count: int) -> float:
+        done = train(model, shots, mcfg, seed=1, device=cpu, dtype=autocast[name], max_steps=count, progress=False)
         return done.seconds / done.steps
 
     for name in dtypes:  # warm-up
-        train(model, shots, mcfg, seed=1, device=cpu, dtype=None if name == "fp32" else torch.bfloat16,
-              max_steps=1, progress=False)
+        steps(name, 1)
     per_step: dict[str, list[float]] = {name: [] for name in dtypes}
     for _ in range(args.repeats):
         for name in dtypes:
-            per_step[name].append(steps(name))
+            per_step[name].append(steps(name, args.steps))
     step_s = {name: round(C.median(v), 3) for name, v in per_step.items()}
     C.log(f"auto_precision: step seconds {step_s}")
 

@@ -172,14 +172,14 @@ def precision_speedup(config: RunConfig) -> tuple[float, float]:
     """(train, eval) speed of the cell's precision on this machine against the fp32 unit costs: bf16 on
     bf16 matrix units (``auto`` there, or asked for) is :data:`BF16_SPEEDUP`; bf16 asked for on a CPU
     that emulates it is :data:`EMULATED_BF16_SLOWDOWN` slower; fp32 (and fp16, not modelled) is 1."""
-    on_cpu = config.device in ("auto", "cpu")
-    if config.precision == "auto":
-        return BF16_SPEEDUP if on_cpu and cpu_has_native_bf16() else (1.0, 1.0)
-    if config.precision != "bf16":
+    if config.precision not in ("auto", "bf16"):
         return 1.0, 1.0
-    if on_cpu and not cpu_has_native_bf16():
-        return 1 / EMULATED_BF16_SLOWDOWN[0], 1 / EMULATED_BF16_SLOWDOWN[1]
-    return BF16_SPEEDUP
+    on_cpu = config.device in ("auto", "cpu")
+    if on_cpu and cpu_has_native_bf16():
+        return BF16_SPEEDUP
+    if config.precision == "auto":  # fp32 on this CPU
+        return 1.0, 1.0
+    return (1 / EMULATED_BF16_SLOWDOWN[0], 1 / EMULATED_BF16_SLOWDOWN[1]) if on_cpu else BF16_SPEEDUP
 
 
 def parallel_fraction(kind: str, size: float) -> float:
