@@ -37,6 +37,7 @@ on a quiet machine with two threads the whole step was slower with it, 0.82x (me
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -152,15 +153,28 @@ class _CPUDropout(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
         levels = 2**DROPOUT_BITS
         dropped = round(p * levels)
-        keep = torch.empty_like(x, dtype=torch.int16).random_() >= dropped  # int16: 0 .. 2**15 - 1
+        keep = random_bits(x.shape, x.device) >= dropped
         ctx.scale = levels / (levels - dropped)
         ctx.save_for_backward(keep)
-        return x * keep * ctx.scale
+        return (x * keep).mul_(ctx.scale)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (keep,) = ctx.saved_tensors
-        return grad * keep * ctx.scale, None
+        return (grad * keep).mul_(ctx.scale), None
+
+
+def random_bits(shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """int16 values of :data:`DROPOUT_BITS` uniform random bits, four per 64-bit draw of torch's generator.
+
+    torch's CPU ``random_`` draws serially, one value per element: 32 bits of its Mersenne Twister for an
+    int16, 64 (two draws, the sign bit cleared) for an int64. Each 16-bit lane of an int64 masked to 15 bits
+    is uniform and independent of the others, so four masks come from two draws instead of four (the masks
+    of a 576 x 2048 activation: 1.5 ms instead of 4.4, AMD EPYC, 2 threads).
+    """
+    n = math.prod(shape)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_()
+    return words.view(torch.int16)[:n].view(shape).bitwise_and_(2**DROPOUT_BITS - 1)
 
 
 def cpu_dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> torch.Tensor:

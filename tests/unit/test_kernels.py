@@ -166,7 +166,8 @@ def test_cpu_dropout_by_hand():
 
     x = torch.tensor([[1.0, -2.0, 3.0, 4.0], [0.5, 6.0, -7.0, 8.0]], requires_grad=True)
     torch.manual_seed(3)
-    bits = torch.empty(2, 4, dtype=torch.int16).random_()
+    words = torch.empty(2, dtype=torch.int64).random_()  # 63 random bits each, four 16-bit lanes
+    bits = words.view(torch.int16).reshape(2, 4) & 0x7FFF
     dropped = round(0.3 * 2**15)  # 9830
     keep = bits >= dropped
     torch.manual_seed(3)
@@ -199,6 +200,10 @@ def test_cpu_dropout_drops_p_and_keeps_the_expectation():
         assert abs(float((y == 0).float().mean()) - p) < 0.002  # 1e6 draws: sd 0.0005
         kept = y[y != 0]
         assert torch.all(kept == kept[0]) and float(kept[0]) == pytest.approx(1 / (1 - p), rel=4e-3)  # bf16 scale
+        lanes = (y == 0).float().view(-1, 4).mean(0)  # the four 16-bit lanes of each 64-bit draw, one by one
+        assert torch.all((lanes - p).abs() < 0.004), lanes  # 2.5e5 draws each: sd 0.001
+        pairs = ((y == 0).view(-1, 4)[:, :2].all(1)).float().mean()  # two lanes of one draw are independent
+        assert abs(float(pairs) - p * p) < 0.004
 
 
 def test_cpu_dropout_leaves_the_rest_to_torch(monkeypatch):
