@@ -1,5 +1,5 @@
-"""Kernel choices on CPUs (measured on this project's 2-core AMX machine): packed linear layers in bf16
-inference, transformers' eager attention in bf16 training, and dropout masks from integers in CPU training.
+"""Kernel choices on CPUs (measured on this project's 2-core machines, AMX and AVX2-only): packed linear
+layers in bf16 inference, transformers' eager attention in CPU training, and dropout masks from integers.
 
 ``F.linear`` on bf16 CPU tensors goes through a general matrix product; oneDNN's inner product on a weight
 reordered once into its blocked layout is 1.2-1.4x faster on the body's shapes (2048 tokens x 384-2048
@@ -15,7 +15,11 @@ which falls back to a math kernel that computes bf16 in fp32 whenever attention 
 backward of one attention layer took 12-13 ms instead of 27 ms (gemma3-270m shapes) and 11 instead of 14 ms
 (me5-small, dropout). Attention is a tenth of a step, so whole steps gain little: median 2% (gemma3-270m
 ``prompt``) and 5% (me5-small ``finetune``) over 6-8 alternating repeats, within this machine's noise. In
-fp32 the kernels are on par (steps 0-2% slower eagerly), so fp32 keeps ``sdpa``. Eager attention keeps the
+fp32 the kernels are on par where attention weights are not dropped (gemma3-270m ``prompt``: 0.99x, AMD
+EPYC), and fp32 keeps ``sdpa`` there; where they are (BERT-style bodies such as me5-small, XLM-R, mBERT),
+``sdpa`` takes its math kernel and draws torch's Bernoulli mask (5% of a me5-small step), while eager
+attention's dropout is :func:`cpu_dropout`: me5-small steps 1.07x (``finetune``) and 1.05x (LoRA) faster
+in fp32 (AMD EPYC, 2 threads, 5 alternating repeats of 3 steps). Eager attention keeps the
 attention probabilities for the backward pass, so it is used only while they fit
 :data:`EAGER_ATTENTION_BYTES`; evaluation keeps ``sdpa`` (no measurable difference there).
 
@@ -25,6 +29,8 @@ of a gemma3-270m LoRA step (peft drops the input of every adapter). 15 random bi
 same generator cost about half (profiled on me5-small ``finetune``: 73 ms of dropout per step against
 34 ms of random integers and 16 ms of comparing and scaling). Steps, ``benchmarks/training_kernels.py``
 (12 alternating repeats): me5-small ``finetune`` 1.13x and LoRA 1.17x faster, gemma3-270m LoRA 1.07x.
+Drawing them four to a 64-bit value (:func:`random_bits`) halves the generator's work again: LoRA steps
+1.08x (me5-small) and 1.04x (gemma3-270m) faster in fp32 on AMD EPYC (5 alternating repeats of 3 steps).
 Masks are as reproducible as torch's (same seed, same masks, whatever the thread count) but different
 ones, so results differ from those of versions before it within seed noise.
 
@@ -112,9 +118,19 @@ def _pretrained(model: nn.Module):
     return next((m for m in model.modules() if isinstance(m, PreTrainedModel)), None)
 
 
+def _text_config(body: nn.Module):
+    return body.config.get_text_config() if hasattr(body.config, "get_text_config") else body.config
+
+
+def attention_dropout(body: nn.Module) -> float:
+    """The dropout probability on the body's attention weights (BERT and Llama families name it differently)."""
+    cfg = _text_config(body)
+    return float(getattr(cfg, "attention_probs_dropout_prob", None) or getattr(cfg, "attention_dropout", 0.0) or 0.0)
+
+
 def eager_attention_bytes(body: nn.Module, rows: int, longest: int) -> int:
     """What eager attention keeps for the backward pass of one batch of ``rows`` inputs of ``longest`` tokens."""
-    cfg = body.config.get_text_config() if hasattr(body.config, "get_text_config") else body.config
+    cfg = _text_config(body)
     heads = getattr(cfg, "num_attention_heads", 1) or 1
     layers = getattr(cfg, "num_hidden_layers", 1) or 1
     return 10 * rows * heads * longest * longest * layers
@@ -123,14 +139,15 @@ def eager_attention_bytes(body: nn.Module, rows: int, longest: int) -> int:
 @contextmanager
 def training_attention(model: nn.Module, device: torch.device, dtype: torch.dtype | None, rows: int,
                        longest: int) -> Iterator[str | None]:
-    """Run the body's attention eagerly while training on a CPU in bf16 (see the module docstring); yields the
-    implementation in use (None for a body that is not a transformers model) and restores the previous one."""
+    """Run the body's attention eagerly while training on a CPU in bf16, or in any precision where attention
+    weights are dropped (see the module docstring); yields the implementation in use (None for a body that is
+    not a transformers model) and restores the previous one."""
     body = _pretrained(model)
     if body is None:
         yield None
         return
     previous = body.config._attn_implementation
-    if not (device.type == "cpu" and dtype == torch.bfloat16 and previous == "sdpa"
+    if not (device.type == "cpu" and (dtype == torch.bfloat16 or attention_dropout(body) > 0) and previous == "sdpa"
             and body._can_set_attn_implementation()
             and eager_attention_bytes(body, rows, longest) <= EAGER_ATTENTION_BYTES):
         yield previous

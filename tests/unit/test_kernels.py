@@ -95,7 +95,7 @@ def _attention(model) -> str:
 
 def test_training_attention_is_eager_on_cpu_within_the_budget_and_restored_after(request):
     from tests.unit.methods.test_methods_tiny import build
-    from xshot.kernels import EAGER_ATTENTION_BYTES, eager_attention_bytes, training_attention
+    from xshot.kernels import EAGER_ATTENTION_BYTES, attention_dropout, eager_attention_bytes, training_attention
 
     model = build(request, "tiny_encoder", "finetune", "nli")
     assert _attention(model) == "sdpa"
@@ -110,8 +110,16 @@ def test_training_attention_is_eager_on_cpu_within_the_budget_and_restored_after
         assert used == "sdpa" == _attention(model)
     with training_attention(model, torch.device("cuda"), torch.bfloat16, 8, 32) as used:  # accelerators keep theirs
         assert used == "sdpa"
-    with training_attention(model, torch.device("cpu"), None, 8, 32) as used:  # so does fp32
-        assert used == "sdpa"
+    # fp32: eagerly only where attention weights are dropped (eager attention's dropout is cpu_dropout)
+    assert attention_dropout(model.body) == cfg.attention_probs_dropout_prob == 0.1
+    with training_attention(model, torch.device("cpu"), None, 8, 32) as used:
+        assert used == "eager"
+    cfg.attention_probs_dropout_prob = 0.0
+    try:
+        with training_attention(model, torch.device("cpu"), None, 8, 32) as used:
+            assert used == "sdpa"
+    finally:
+        cfg.attention_probs_dropout_prob = 0.1
     with pytest.raises(RuntimeError), training_attention(model, torch.device("cpu"), torch.bfloat16, 8, 32):
         raise RuntimeError("a failed step")
     assert _attention(model) == "sdpa"
@@ -139,7 +147,7 @@ def test_eager_attention_gives_the_loss_and_gradients_of_sdpa(request, backbone)
     assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(grads_a, grads_b))
 
 
-def test_bf16_training_uses_eager_attention_on_cpu_and_evaluates_with_the_models_own(request, monkeypatch):
+def test_cpu_training_uses_eager_attention_and_evaluates_with_the_models_own(request, monkeypatch):
     from tests.unit.methods.conftest import NLI
     from tests.unit.methods.test_methods_tiny import build
     from xshot.methods import get_method
@@ -155,8 +163,14 @@ def test_bf16_training_uses_eager_attention_on_cpu_and_evaluates_with_the_models
     assert seen == ["eager", "eager"]
     assert _attention(model) == "sdpa"
     train(model, model.encode(NLI), config, seed=1, device=cpu, max_steps=1, progress=False)
-    assert seen[2:] == ["sdpa"]
+    assert seen[2:] == ["eager"]  # fp32: BERT drops attention weights (cpu_dropout is faster than sdpa's)
     assert _attention(model) == "sdpa"
+    decoder = build(request, "tiny_decoder", "finetune", "nli")  # Llama: no attention dropout, fp32 keeps sdpa
+    seen_decoder = []
+    loss_decoder = decoder.loss
+    monkeypatch.setattr(decoder, "loss", lambda batch: (seen_decoder.append(_attention(decoder)), loss_decoder(batch))[1])
+    train(decoder, decoder.encode(NLI), config, seed=1, device=cpu, max_steps=1, progress=False)
+    assert seen_decoder == ["sdpa"]
 
 
 def test_cpu_dropout_by_hand():
