@@ -4,7 +4,7 @@ For me5-small (``finetune``, ``lora``) and gemma3-270m (``prompt``, ``lora``), i
 on this machine (``auto``: bf16 on CPUs with bf16 matrix units), seconds per step (batch 8, the shots of
 XNLI en dev) with everything as a run has it ("xshot"), with torch's own dropout instead of
 ``kernels.cpu_dropout`` ("torch-dropout"), and with the model's own attention kernel instead of eager
-attention in bf16 ("sdpa"). The sides alternate, in a different order every repetition; medians.
+attention where xshot trains eagerly (bf16, or a body that drops attention weights: "sdpa"). The sides alternate, in a different order every repetition; medians.
 
     python benchmarks/training_kernels.py --threads 2 [--repeats 5]
 """
