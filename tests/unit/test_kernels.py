@@ -93,6 +93,14 @@ def _attention(model) -> str:
     return model.body.config._attn_implementation
 
 
+def _record_training_attention(model, monkeypatch) -> list[str]:
+    """The attention implementation of each training step, appended as its loss is computed."""
+    seen: list[str] = []
+    loss = model.loss
+    monkeypatch.setattr(model, "loss", lambda batch: (seen.append(_attention(model)), loss(batch))[1])
+    return seen
+
+
 def test_training_attention_is_eager_on_cpu_within_the_budget_and_restored_after(request):
     from tests.unit.methods.test_methods_tiny import build
     from xshot.kernels import EAGER_ATTENTION_BYTES, attention_dropout, eager_attention_bytes, training_attention
@@ -154,9 +162,7 @@ def test_cpu_training_uses_eager_attention_and_evaluates_with_the_models_own(req
     from xshot.training.trainer import train
 
     model = build(request, "tiny_encoder", "finetune", "nli")
-    seen = []
-    loss = model.loss
-    monkeypatch.setattr(model, "loss", lambda batch: (seen.append(_attention(model)), loss(batch))[1])
+    seen = _record_training_attention(model, monkeypatch)
     config = get_method("finetune").config_class.resolve({"batch_size": 2})
     cpu = torch.device("cpu")
     train(model, model.encode(NLI), config, seed=1, device=cpu, dtype=torch.bfloat16, max_steps=2, progress=False)
@@ -166,9 +172,7 @@ def test_cpu_training_uses_eager_attention_and_evaluates_with_the_models_own(req
     assert seen[2:] == ["eager"]  # fp32: BERT drops attention weights (cpu_dropout is faster than sdpa's)
     assert _attention(model) == "sdpa"
     decoder = build(request, "tiny_decoder", "finetune", "nli")  # Llama: no attention dropout, fp32 keeps sdpa
-    seen_decoder = []
-    loss_decoder = decoder.loss
-    monkeypatch.setattr(decoder, "loss", lambda batch: (seen_decoder.append(_attention(decoder)), loss_decoder(batch))[1])
+    seen_decoder = _record_training_attention(decoder, monkeypatch)
     train(decoder, decoder.encode(NLI), config, seed=1, device=cpu, max_steps=1, progress=False)
     assert seen_decoder == ["sdpa"]
 
