@@ -24,6 +24,9 @@ def main() -> None:
     p = C.parser(__doc__.splitlines()[0], repeats=3)
     p.add_argument("--models", default=",".join(PAIRS))
     args = p.parse_args()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if unknown := [m for m in models if m not in PAIRS]:
+        p.error(f"--models: unknown {', '.join(unknown)} (valid: {', '.join(PAIRS)})")
     C.setup_process(args.threads)
     root = C.data_root(args.data_root)
 
@@ -37,7 +40,7 @@ def main() -> None:
     gflops = matmul_gflops(torch, torch.float32)
     out: dict = {"benchmark": "fp32_roofline", "matmul_gflops_fp32": round(gflops, 1), "models": {}}
     rt = Runtime(torch.device("cpu"), None, root, False)
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+    for name in models:
         method, lr = C.MODELS[name]
         n = 20 if args.quick else PAIRS[name]
         settings = dict(task="nli", model=C.model_path(name), method=method, train="xnli:en:dev", k=16, seed=1,
