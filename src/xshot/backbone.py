@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from xshot.errors import Unavailable, XshotError
-from xshot.hardware import cpu_has_native_bf16
+from xshot.hardware import cpu_has_native_bf16, cuda_has_native_bf16
 
 Kind = Literal["encoder", "decoder"]
 
@@ -260,8 +260,9 @@ def select_device(requested: str = "auto") -> torch.device:
 
 
 def select_precision(device: torch.device, requested: str = "auto") -> torch.dtype | None:
-    """The autocast dtype: with ``auto``, bf16 on GPUs that support it (else fp16) and on CPUs with bf16
-    matrix units, none (fp32) on other CPUs and MPS."""
+    """The autocast dtype: with ``auto``, bf16 where the device multiplies it natively (CPUs with bf16 matrix
+    units, GPUs from compute capability 8.0), fp16 on older GPUs (whose tensor cores have fp16 and no bf16),
+    none (fp32) on other CPUs and MPS."""
     if requested == "fp32":
         return None
     if requested == "auto":
@@ -269,14 +270,23 @@ def select_precision(device: torch.device, requested: str = "auto") -> torch.dty
             return torch.bfloat16 if cpu_has_native_bf16() else None
         if device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if requested == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
-        _warn_emulated_bf16()
+        return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
+    if requested == "bf16" and device.type in ("cpu", "cuda") and not _native_bf16(device):
+        _warn_emulated_bf16(device.type)
     return torch.bfloat16 if requested == "bf16" else torch.float16
 
 
+def _native_bf16(device: torch.device) -> bool:
+    return cpu_has_native_bf16() if device.type == "cpu" else cuda_has_native_bf16(device)
+
+
 @functools.cache
-def _warn_emulated_bf16() -> None:
+def _warn_emulated_bf16(device_type: str) -> None:
+    if device_type == "cuda":
+        logging.getLogger("xshot").warning(
+            "precision bf16 on a GPU below compute capability 8.0: its tensor cores have no bf16, so bf16 is "
+            "emulated and slower than fp16; precision auto (fp16 there) is faster on this GPU")
+        return
     logging.getLogger("xshot").warning(
         "precision bf16 on a CPU without bf16 matrix units (no AMX-BF16 / AVX512-BF16): bf16 is emulated here "
         "and slower than fp32 (an AMD EPYC without them: 6x per forward pass, 18x per training step, "

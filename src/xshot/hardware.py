@@ -1,4 +1,4 @@
-"""What the machine offers a run: bf16 matrix units on the CPU, how many cores to use, and its name.
+"""What the machine offers a run: bf16 matrix units on the CPU or GPU, how many cores to use, and its name.
 
 Kept free of a top-level torch import so that ``xshot plan`` can ask without loading torch.
 """
@@ -30,6 +30,21 @@ def cpu_has_native_bf16() -> bool:
             return bool(torch._C._cpu._init_amx())
         except Exception:  # pragma: no cover - a torch without the probe
             return False
+
+
+def cuda_has_native_bf16(device) -> bool:
+    """Whether this CUDA device (a ``torch.device``) multiplies bf16 natively: compute capability 8.0 and up
+    (Ampere, Ada, Hopper, ...) or any ROCm GPU.
+
+    ``torch.cuda.is_bf16_supported()`` also says yes on a V100 or T4, where bf16 tensors exist but their
+    products are emulated and slower than fp16's tensor cores; it also asks about the current device, not
+    the run's.
+    """
+    import torch
+
+    if torch.version.hip:
+        return True
+    return torch.cuda.get_device_properties(device).major >= 8
 
 
 @functools.lru_cache(maxsize=4)

@@ -70,6 +70,31 @@ def test_bf16_asked_for_on_a_cpu_that_emulates_it_is_run_with_one_warning(monkey
     backbone._warn_emulated_bf16.cache_clear()
 
 
+@pytest.mark.parametrize("major,hip,expected", [(7, None, torch.float16), (8, None, torch.bfloat16),
+                                               (9, None, torch.bfloat16), (7, "6.2", torch.bfloat16)])
+def test_auto_precision_on_cuda_is_bf16_only_where_tensor_cores_have_it(monkeypatch, caplog, major, hip, expected):
+    # torch.cuda.is_bf16_supported() says yes on a V100/T4 (sm 7.x), where bf16 is emulated: fp16 there
+    from types import SimpleNamespace
+
+    from xshot import backbone
+
+    asked = []
+    monkeypatch.setattr(torch.version, "hip", hip)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda device: asked.append(device) or SimpleNamespace(major=major, minor=0))
+    gpu = torch.device("cuda", 1)
+    assert backbone.select_precision(gpu, "auto") is expected
+    assert backbone.select_precision(gpu, "fp32") is None
+    assert hip or asked == [gpu]  # the run's device, not the current one
+    backbone._warn_emulated_bf16.cache_clear()
+    with caplog.at_level("WARNING", logger="xshot"):
+        assert backbone.select_precision(gpu, "bf16") is torch.bfloat16
+    warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert len(warned) == (1 if expected is torch.float16 else 0)
+    assert not warned or "compute capability 8.0" in warned[0]
+    backbone._warn_emulated_bf16.cache_clear()
+
+
 def test_native_bf16_detection_reads_the_cpu_flags():
     from xshot.hardware import cpu_has_native_bf16
 
