@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from xshot.errors import Unavailable, XshotError
-from xshot.hardware import cpu_has_native_bf16, cuda_has_native_bf16
+from xshot.hardware import cpu_has_native_bf16, cuda_has_native_bf16, device_name_error
 
 Kind = Literal["encoder", "decoder"]
 
@@ -250,8 +250,23 @@ def count_parameters(module: nn.Module) -> dict[str, int]:
 
 
 def select_device(requested: str = "auto") -> torch.device:
+    """The device a run asked for (``RunConfig.device``), checked to exist here before anything loads."""
+    if error := device_name_error(requested):
+        raise XshotError(error)
     if requested != "auto":
-        return torch.device(requested)
+        device = torch.device(requested)
+        if device.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                why = f"torch {torch.__version__} is built without CUDA" if torch.version.cuda is None and \
+                    not torch.version.hip else "torch sees no GPU"
+                raise XshotError(f"device {requested}: no CUDA device on this machine ({why}); use auto or cpu")
+            if device.index is not None and device.index >= count:
+                raise XshotError(f"device {requested}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+        elif device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                           and torch.backends.mps.is_available()):
+            raise XshotError(f"device {requested}: no Apple GPU (MPS) on this machine; use auto or cpu")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -13,6 +13,17 @@ import re
 import psutil
 
 
+#: the devices a run can name (``backbone.select_device`` checks that this machine has the one named)
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
+
+
+def device_name_error(name: str) -> str | None:
+    """Why ``name`` is not a device a run can name, or None."""
+    if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
+        return None
+    return f"unknown device {name!r} (valid: {DEVICES})"
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AMX-BF16 or AVX512-BF16), as oneDNN then does.

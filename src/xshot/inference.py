@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from xshot.backbone import select_device, select_precision
 from xshot.data.examples import NERExample, NLIExample
 from xshot.data.readers import conll_sentences, read_lines
@@ -35,11 +37,13 @@ def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample
     return [NERExample(tuple(line.split()[0] for _, line in block), None) for block in conll_sentences(lines)]
 
 
-def predict_file(model: XshotModel, config: RunConfig, path: Path) -> list[dict]:
+def predict_file(model: XshotModel, config: RunConfig, path: Path, device: torch.device | None = None) -> list[dict]:
+    """Label the examples of ``path`` on ``device`` (default: the best this machine has; the device a model
+    was trained on need not exist where it is used)."""
     examples = read_unlabelled(path, config.task)
     if not examples:
         raise XshotError("no examples to label", path)
-    device = select_device(config.device)
+    device = device or select_device()
     features = model.encode(examples)
     dtype = select_precision(device, config.precision)
     predicted = predict_proba(to_inference_precision(model, dtype), features, device=device, dtype=dtype)

@@ -95,6 +95,47 @@ def test_auto_precision_on_cuda_is_bf16_only_where_tensor_cores_have_it(monkeypa
     backbone._warn_emulated_bf16.cache_clear()
 
 
+def test_a_device_is_checked_before_anything_loads(monkeypatch):
+    from xshot import backbone
+    from xshot.errors import XshotError
+
+    assert backbone.select_device("cpu") == torch.device("cpu")
+    with pytest.raises(XshotError, match=r"^unknown device 'cdua' \(valid: auto, cpu, cuda, cuda:N, mps\)$"):
+        backbone.select_device("cdua")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", None)
+    with pytest.raises(XshotError, match=r"^device cuda: no CUDA device on this machine \(torch .* is built without "
+                                         r"CUDA\); use auto or cpu$"):
+        backbone.select_device("cuda")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    with pytest.raises(XshotError, match=r"\(torch sees no GPU\)"):
+        backbone.select_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert backbone.select_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(XshotError, match=r"^device cuda:2: this machine has 2 CUDA device\(s\), cuda:0 to cuda:1$"):
+        backbone.select_device("cuda:2")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(XshotError, match=r"^device mps: no Apple GPU"):
+        backbone.select_device("mps")
+
+
+@pytest.mark.parametrize("name,ok", [("auto", True), ("cpu", True), ("cuda", True), ("cuda:3", True), ("mps", True),
+                                     ("cdua", False), ("cuda:", False), ("gpu", False), ("CPU", False)])
+def test_run_configs_accept_only_device_names(name, ok):
+    from pydantic import ValidationError
+
+    from xshot.training.config import RunConfig
+
+    make = lambda: RunConfig(task="nli", model="m", method="finetune", train="xnli:en:dev", device=name)  # noqa: E731
+    if ok:
+        assert make().device == name
+    else:
+        with pytest.raises(ValidationError, match=f"unknown device '{name}'"):
+            make()
+
+
 def test_native_bf16_detection_reads_the_cpu_flags():
     from xshot.hardware import cpu_has_native_bf16
 

@@ -36,6 +36,17 @@ def _load(study_path: Path, models: Optional[list[str]]):
     return study, cells
 
 
+def _check_devices(cells, study_path: Path) -> None:
+    """Every device the cells name exists here, before the store is opened or anything loads."""
+    from xshot.backbone import select_device
+
+    for device in sorted({cell.config.device for cell in cells}):
+        try:
+            select_device(device)
+        except XshotError as exc:
+            raise XshotError(f"{exc.message}; the study's cells would all fail", study_path) from None
+
+
 def run_command(
     study_path: Path = typer.Argument(..., metavar="STUDY.yaml", help="The study file."),
     executor: str = typer.Option("local", "--executor", "-e", help="local: cells in order in this process; ray: cells as Ray tasks (xshot.studies.execute.EXECUTORS)."),
@@ -63,6 +74,8 @@ def run_command(
     study, cells = _load(study_path, model)
     store_path = _store_path(study, store)
     out = Console(highlight=False, soft_wrap=True)
+    if executor == "local":  # Ray cells run on the cluster's machines, which may have devices this one lacks
+        _check_devices(cells, study_path)
     with ResultsStore(store_path) as results:
         todo, skipped = pending_cells(cells, results, resume)
         out.print(

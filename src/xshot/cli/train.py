@@ -45,7 +45,7 @@ def run_config(values: dict, source: str | None = None, lines: dict | None = Non
         where = ".".join(str(p) for p in first["loc"]) or "config"
         loc = tuple(first["loc"])
         line = line_of(lines, loc) if lines and loc[:1] in lines else None  # given in the file, not by a flag
-        raise XshotError(f"{where}: {first['msg']}", source, line) from None
+        raise XshotError(f"{where}: {str(first['msg']).removeprefix('Value error, ')}", source, line) from None
 
 
 def check_method_options(cfg, source: str | None = None, lines: dict | None = None) -> None:
@@ -144,6 +144,7 @@ def evaluate(
     eval_limit: Optional[int] = typer.Option(None, "--eval-limit"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the scores as JSON"),
     data_root: Optional[str] = typer.Option(None, "--data-root"),
+    device: str = typer.Option("auto", "--device", help="where to compute here: auto, cpu, cuda, cuda:1, mps"),
 ) -> None:
     """Score a trained model on more evaluation sets."""
     from xshot.backbone import select_device, select_precision
@@ -155,10 +156,10 @@ def evaluate(
     from xshot.training.run import evaluate_spec
 
     manifest = read_manifest(model_dir)
+    where = select_device(device)  # this machine's, checked before any weight loads
     model, cfg = load_model(model_dir, data_root)
     mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
-    device = select_device(cfg.device)
-    rt = Runtime(device, select_precision(device, cfg.precision), data_root, True)
+    rt = Runtime(where, select_precision(where, cfg.precision), data_root, True)
     to_inference_precision(model, rt.dtype)
     shots_seen = {manifest["source_language"]}
     results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
@@ -172,14 +173,17 @@ def predict_cmd(
     model_dir: Path = typer.Option(..., "--model", help="a directory written by xshot train --out"),
     input_file: Path = typer.Option(..., "--input", help="NER: one sentence per line or CoNLL; NLI: premise/hypothesis TSV"),
     out: Optional[Path] = typer.Option(None, "--out", help="JSONL output (default: stdout)"),
+    device: str = typer.Option("auto", "--device", help="where to compute here: auto, cpu, cuda, cuda:1, mps"),
 ) -> None:
     """Label raw input with a trained model; one JSON object per example."""
+    from xshot.backbone import select_device
     from xshot.inference import predict_file
     from xshot.io import write_jsonl
     from xshot.training.checkpoint import load_model
 
+    where = select_device(device)  # this machine's, checked before any weight loads
     model, cfg = load_model(model_dir)
-    rows = predict_file(model, cfg, input_file)
+    rows = predict_file(model, cfg, input_file, where)
     if out:
         write_jsonl(out, rows)
     else:

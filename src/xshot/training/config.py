@@ -6,8 +6,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xshot.hardware import DEVICES, device_name_error
 from xshot.methods import method_names
 
 
@@ -36,7 +37,7 @@ class RunConfig(BaseModel):
     label_map: dict[str, str] = Field(default_factory=dict)
     target_train: str | None = Field(default=None, description="optional target-language shots after source training")
     target_k: int | None = None
-    device: str = "auto"
+    device: str = Field("auto", description=f"where the run computes: {DEVICES}")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     trust_remote_code: bool = False
     bootstrap: int = 1000
@@ -50,6 +51,13 @@ class RunConfig(BaseModel):
     budget: dict[str, float] = Field(default_factory=dict, description="matched training budgets: {steps: N} "
                                      "(every method N steps) or {train_flops: F} (each method the steps that cost "
                                      "about F FLOPs at the shots' mean length)")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if error := device_name_error(value):
+            raise ValueError(error)
+        return value
 
     @model_validator(mode="after")
     def _selection(self) -> "RunConfig":

@@ -87,6 +87,26 @@ def test_bad_usage_is_one_line_and_exit_2(tiny_encoder, tmp_path, capsys):
     assert "not a model saved by xshot" in capsys.readouterr().err
 
 
+def test_a_device_this_machine_lacks_is_one_line_before_anything_loads(tiny_encoder, tmp_path, capsys, monkeypatch):
+    import torch
+
+    from xshot.training import run as run_module
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(run_module, "training_data", lambda *a, **k: pytest.fail("data was loaded"))
+    args = ["train", "--task", "nli", "--model", tiny_encoder, "--method", "finetune", "--train", "jsonl:x",
+            "--max-steps", "1", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(args + ["--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xshot: error: device cuda: no CUDA device on this machine")
+    assert main(args + ["--device", "cdua"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "xshot: error: device: unknown device 'cdua' (valid: auto, cpu, cuda, cuda:N, mps)"
+    assert not (tmp_path / "run").exists()
+    assert main(["predict", "--model", str(tmp_path), "--input", str(tmp_path / "x.tsv"), "--device", "cuda:1"]) == 2
+    assert "device cuda:1: no CUDA device" in capsys.readouterr().err
+
+
 def test_a_config_file_error_names_its_line_and_flags_are_not_blamed_on_the_file(tiny_encoder, tmp_path, capsys):
     config = tmp_path / "run.yaml"
     config.write_text(f"task: nli\nmodel: {tiny_encoder}\nmethod: lora\ntrain: jsonl:x\nk: many\n"

@@ -63,6 +63,25 @@ def test_run_bad_data_root_is_a_user_error(tmp_path, make_study, capsys):
     assert "--data-root is not a directory" in capsys.readouterr().err
 
 
+def test_run_on_a_device_this_machine_lacks_fails_before_the_store_is_made(tmp_path, make_study, runner, capsys,
+                                                                          monkeypatch):
+    import torch
+
+    from tests.unit.studies.study_fixtures import TINY
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    study = make_study(TINY.replace("batch_size: 4}", "batch_size: 4, device: cuda}"))
+    store = tmp_path / "r.sqlite"
+    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xshot: error: {study}: device cuda: no CUDA device on this machine")
+    assert not store.exists()
+    assert main(["plan", str(study)]) == 0  # planning for another machine is fine
+    bad = make_study(TINY.replace("batch_size: 4}", "batch_size: 4, device: gpu}"), "bad.yaml")
+    assert main(["plan", str(bad)]) == 2
+    assert "unknown device 'gpu' (valid: auto, cpu, cuda, cuda:N, mps)" in capsys.readouterr().err
+
+
 def test_plan_table_without_store(tmp_path, make_study, capsys):
     assert main(["plan", str(make_study()), "--store", str(tmp_path / "none.sqlite")]) == 0
     out = capsys.readouterr().out
