@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from xshot.backbone import precision_name
 from xshot.errors import XshotError
 from xshot.kernels import training_attention, training_dropout
 from xshot.methods.base import MethodConfig, XshotModel
@@ -116,6 +117,11 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
                     loss = model.loss(batch) / config.grad_accumulation
                 (scaler.scale(loss) if scaler else loss).backward()
                 total += float(loss.detach())
+            if not math.isfinite(total):  # the weights are lost from here on: every prediction would be noise
+                raise XshotError(
+                    f"training diverged: the loss of step {len(losses) + 1} is {total} (learning rate "
+                    f"{config.learning_rate:g}, precision {precision_name(dtype)}); lower the learning rate"
+                    + ("" if dtype is None else " or train in fp32"))
             if scaler:
                 scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)

@@ -37,6 +37,31 @@ def test_same_seed_same_losses_and_learning(tiny_encoder):
     assert sum(losses[0][-5:]) / 5 < sum(losses[0][:5]) / 5  # it learns the six examples
 
 
+def test_a_diverged_run_is_an_error_not_a_score(tiny_encoder):
+    from xshot.errors import XshotError
+    from xshot.training.evaluate import predict_proba
+
+    model, config = make(tiny_encoder, learning_rate=1e-2, batch_size=6, max_steps=5)
+    real_loss, calls = model.loss, []
+
+    def loss_going_nan(batch):  # the third step's loss overflows
+        calls.append(1)
+        return real_loss(batch) * (float("nan") if len(calls) == 3 else 1.0)
+
+    model.loss = loss_going_nan
+    with pytest.raises(XshotError, match=r"^training diverged: the loss of step 3 is nan \(learning rate 0\.01, "
+                                         r"precision fp32\); lower the learning rate$"):
+        train(model, model.encode(NLI), config, seed=1, device=CPU, progress=False)
+    assert len(calls) == 3  # stopped there, not after five steps of noise
+    features = model.encode(NLI)
+    assert len(predict_proba(model, features, device=CPU).classes) == len(NLI)  # finite weights still score
+    with torch.no_grad():
+        next(p for p in model.parameters() if p.dim() == 2).fill_(float("nan"))
+    with pytest.raises(XshotError, match=r"^the model's scores are NaN \(precision fp32\): its weights diverged "
+                                         r"in training$"):
+        predict_proba(model, features, device=CPU)
+
+
 def test_epochs_and_accumulation_set_the_step_count(tiny_encoder):
     model, config = make(tiny_encoder, batch_size=2, grad_accumulation=2)
     result = train(model, model.encode(NLI), config, seed=1, device=CPU, epochs=2, progress=False)
