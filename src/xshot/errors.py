@@ -34,3 +34,8 @@ class Unavailable(XshotError):
     def __init__(self, message: str, resource: str, path: str | Path | None = None, line: int | None = None):
         super().__init__(message, path, line)
         self.resource = resource
+
+
+class Diverged(XshotError):
+    """Training whose loss, or a model whose scores, stopped being numbers: the run has no result, though a
+    candidate that diverges while the shots choose hyper-parameters simply loses (``training.selection``)."""

@@ -102,6 +102,7 @@ class CandidateScore(BaseModel):
 
     name: str
     fold_scores: list[float] = Field(default_factory=list)
+    diverged: int = Field(0, description="folds on which its training diverged (scored 0 there)")
 
     @computed_field
     @property

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from xshot.backbone import precision_name
-from xshot.errors import XshotError
+from xshot.errors import Diverged
 from xshot.kernels import pack_linear_weights
 from xshot.methods.base import LabelSpace, XshotModel
 from xshot.methods.inputs import Feature
@@ -125,7 +125,7 @@ def predict_proba(model: XshotModel, features: list[Feature], *, device: torch.d
         if logits.dim() == 2:
             logits = logits.unsqueeze(1)
         if torch.isnan(logits).any():  # argmax would read NaN as the best class: a score out of noise
-            raise XshotError(f"the model's scores are NaN (precision {precision_name(dtype)}): its weights diverged "
+            raise Diverged(f"the model's scores are NaN (precision {precision_name(dtype)}): its weights diverged "
                              "in training" + ("" if dtype is None else ", or its activations overflow this precision; "
                                               "evaluate in fp32"))
         best = logits.argmax(-1).tolist()  # one transfer and conversion per batch

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from xshot.data.examples import NERExample, NLIExample
+from xshot.errors import Diverged
 from xshot.methods.base import Candidate, MethodConfig, XshotModel
 from xshot.results import CandidateScore, ShotChoice, best_candidate
 from xshot.training.evaluate import predict
@@ -104,15 +105,20 @@ class CrossValidation:
         metric = primary_metric(self.model.labels.task)
         results = []
         for candidate in candidates:
-            scores = []
+            scores, diverged = [], 0
             for fit, test in splits:
                 snapshot.restore()
                 own = candidate.apply(self.model)  # a config of its own brings its own step count
-                train(self.model, self.model.encode(fit), own or self.config, seed=self.seed, device=self.device,
-                      dtype=self.dtype, max_steps=None if own else self.max_steps,
-                      epochs=None if own else self.epochs, progress=False)
-                features = self.model.encode(test)
-                predicted = predict(self.model, features, device=self.device, dtype=self.dtype)
+                try:
+                    train(self.model, self.model.encode(fit), own or self.config, seed=self.seed, device=self.device,
+                          dtype=self.dtype, max_steps=None if own else self.max_steps,
+                          epochs=None if own else self.epochs, progress=False)
+                    features = self.model.encode(test)
+                    predicted = predict(self.model, features, device=self.device, dtype=self.dtype)
+                except Diverged:  # the worst score on this fold: chosen only if every candidate diverges
+                    scores.append(0.0)
+                    diverged += 1
+                    continue
                 labels = self.model.labels
                 if labels.task == "nli":
                     got = nli_scores([ex.label for ex in test], [labels.classes[c[0]] for c in predicted])
@@ -120,7 +126,7 @@ class CrossValidation:
                     pred = [labels.decode_ner(c, f.n_words) for c, f in zip(predicted, features)]
                     got = ner_scores([list(ex.tags) for ex in test], pred)
                 scores.append(float(got[metric]))
-            results.append(CandidateScore(name=candidate.name, fold_scores=scores))
+            results.append(CandidateScore(name=candidate.name, fold_scores=scores, diverged=diverged))
         snapshot.restore()
         self.model.train(False)
         return results

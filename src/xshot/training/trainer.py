@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from xshot.backbone import precision_name
-from xshot.errors import XshotError
+from xshot.errors import Diverged, XshotError
 from xshot.kernels import training_attention, training_dropout
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
@@ -118,7 +118,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
                 (scaler.scale(loss) if scaler else loss).backward()
                 total += float(loss.detach())
             if not math.isfinite(total):  # the weights are lost from here on: every prediction would be noise
-                raise XshotError(
+                raise Diverged(
                     f"training diverged: the loss of step {len(losses) + 1} is {total} (learning rate "
                     f"{config.learning_rate:g}, precision {precision_name(dtype)}); lower the learning rate"
                     + ("" if dtype is None else " or train in fp32"))

@@ -33,6 +33,26 @@ def test_cross_validation_trains_and_scores_on_the_shots_only(tiny_encoder, monk
     assert all(torch.equal(before[n], after[n]) for n in before)  # the weights are put back
 
 
+def test_a_candidate_whose_training_diverges_scores_0_on_that_fold_and_loses(tiny_encoder):
+    from xshot.methods.base import Candidate
+    from xshot.results import best_candidate
+
+    model = make(tiny_encoder)
+    cv = CrossValidation(model, list(SHOTS), model.config, CPU, None, seed=3, max_steps=1)
+    real_loss = model.loss
+
+    def diverge(m):  # candidate "nan": its loss is NaN on every fold
+        m.loss = lambda batch: real_loss(batch) * float("nan")
+
+    def heal(m):
+        m.loss = real_loss
+
+    scores = cv([Candidate("nan", diverge), Candidate("fine", heal)], 3)
+    assert scores[0].fold_scores == [0.0, 0.0, 0.0] and scores[0].diverged == 3
+    assert scores[1].diverged == 0 and len(scores[1].fold_scores) == 3
+    assert scores[1].mean > 0 and best_candidate(scores) == 1
+
+
 def test_stratified_folds_are_disjoint_seeded_and_balanced():
     examples = [NLIExample(str(i), "h", lab) for i, lab in enumerate(["entailment"] * 6 + ["neutral"] * 6
                                                                        + ["contradiction"] * 6)]

@@ -26,6 +26,7 @@ def choices_table(done: pd.DataFrame) -> Table | Paragraph:
         raw = r.choices if isinstance(r.choices, str) and r.choices.strip() else "[]"
         for choice in json.loads(raw):
             reranked = ", ".join(f"{c['name']} {sum(c['fold_scores']) / len(c['fold_scores']):.3f}"
+                                 + (f" (diverged on {c['diverged']} of {len(c['fold_scores'])})" if c.get("diverged") else "")
                                  for c in choice.get("candidates", []) if c.get("fold_scores"))
             seed = "" if pd.isna(r.seed) else f"{r.seed:g}"
             rows.append([Cell(short_model(r.model)), Cell(r.method), Cell(str(getattr(r, "setting", "") or "")),
