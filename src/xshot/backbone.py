@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from xshot.errors import Unavailable, XshotError
-from xshot.hardware import cpu_has_native_bf16, cuda_has_native_bf16, device_name_error
+from xshot.hardware import cpu_has_native_bf16, cpu_has_native_fp16, cuda_has_native_bf16, device_name_error
 
 Kind = Literal["encoder", "decoder"]
 
@@ -286,26 +286,35 @@ def select_precision(device: torch.device, requested: str = "auto") -> torch.dty
         if device.type != "cuda":
             return None
         return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
-    if requested == "bf16" and device.type in ("cpu", "cuda") and not _native_bf16(device):
-        _warn_emulated_bf16(device.type)
+    if _emulated(requested, device):
+        _warn_emulated(requested, device.type)
     return torch.bfloat16 if requested == "bf16" else torch.float16
 
 
-def _native_bf16(device: torch.device) -> bool:
-    return cpu_has_native_bf16() if device.type == "cpu" else cuda_has_native_bf16(device)
+def _emulated(precision: str, device: torch.device) -> bool:
+    """Whether ``precision`` (bf16 or fp16) has no matrix units on ``device``, as far as xshot can tell."""
+    if device.type == "cuda":
+        return precision == "bf16" and not cuda_has_native_bf16(device)
+    if device.type != "cpu":
+        return False
+    return not cpu_has_native_bf16() if precision == "bf16" else cpu_has_native_fp16() is False
+
+
+EMULATED = {
+    ("bf16", "cuda"): "precision bf16 on a GPU below compute capability 8.0: its tensor cores have no bf16, so bf16 is "
+                      "emulated and slower than fp16; precision auto (fp16 there) is faster on this GPU",
+    ("bf16", "cpu"): "precision bf16 on a CPU without bf16 matrix units (no AMX-BF16 / AVX512-BF16): bf16 is emulated "
+                     "here and slower than fp32 (an AMD EPYC without them: 6x per forward pass, 18x per training step, "
+                     "benchmarks/auto_precision.py); precision auto or fp32 is faster on this machine",
+    ("fp16", "cpu"): "precision fp16 on a CPU without fp16 matrix units (no AMX-FP16 / AVX512-FP16): fp16 is emulated "
+                     "here (an AMD EPYC without them: 150x slower per matrix product than fp32); precision auto or "
+                     "fp32 is faster on this machine",
+}
 
 
 @functools.cache
-def _warn_emulated_bf16(device_type: str) -> None:
-    if device_type == "cuda":
-        logging.getLogger("xshot").warning(
-            "precision bf16 on a GPU below compute capability 8.0: its tensor cores have no bf16, so bf16 is "
-            "emulated and slower than fp16; precision auto (fp16 there) is faster on this GPU")
-        return
-    logging.getLogger("xshot").warning(
-        "precision bf16 on a CPU without bf16 matrix units (no AMX-BF16 / AVX512-BF16): bf16 is emulated here "
-        "and slower than fp32 (an AMD EPYC without them: 6x per forward pass, 18x per training step, "
-        "benchmarks/auto_precision.py); precision auto or fp32 is faster on this machine")
+def _warn_emulated(precision: str, device_type: str) -> None:
+    logging.getLogger("xshot").warning(EMULATED[(precision, device_type)])
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

@@ -25,22 +25,41 @@ def device_name_error(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
+def _cpu_flags() -> str | None:
+    """The flags of ``/proc/cpuinfo`` (Linux), or None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AMX-BF16 or AVX512-BF16), as oneDNN then does.
 
     Linux: the ``amx_bf16`` / ``avx512_bf16`` flags of ``/proc/cpuinfo``; elsewhere torch's AMX probe.
     Without them oneDNN emulates bf16 and autocast is slower than fp32, so ``auto`` stays fp32.
     """
+    flags = _cpu_flags()
+    if flags is not None:
+        return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", flags))
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", f.read()))
-    except OSError:
-        try:
-            import torch
+        import torch
 
-            return bool(torch._C._cpu._init_amx())
-        except Exception:  # pragma: no cover - a torch without the probe
-            return False
+        return bool(torch._C._cpu._init_amx())
+    except Exception:  # pragma: no cover - a torch without the probe
+        return False
+
+
+def cpu_has_native_fp16() -> bool | None:
+    """Whether this x86 CPU multiplies fp16 matrices natively (AMX-FP16 or AVX512-FP16); None where xshot
+    cannot tell (another architecture, no ``/proc/cpuinfo``). Without them an fp16 product on an AVX2-only
+    AMD EPYC ran at 0.9 GFLOP/s against 137 in fp32 (1024 x 1024, two threads)."""
+    flags = _cpu_flags()
+    if flags is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    return bool(re.search(r"\b(amx_fp16|avx512_fp16)\b", flags))
 
 
 def cuda_has_native_bf16(device) -> bool:

@@ -60,14 +60,14 @@ def test_bf16_asked_for_on_a_cpu_that_emulates_it_is_run_with_one_warning(monkey
     from xshot import backbone
 
     monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: native)
-    backbone._warn_emulated_bf16.cache_clear()
+    backbone._warn_emulated.cache_clear()
     with caplog.at_level("WARNING", logger="xshot"):
         for _ in range(2):
             assert backbone.select_precision(torch.device("cpu"), "bf16") is torch.bfloat16
     warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
     assert len(warned) == (0 if native else 1)  # once per process, not per run
     assert native or "slower than fp32" in warned[0]
-    backbone._warn_emulated_bf16.cache_clear()
+    backbone._warn_emulated.cache_clear()
 
 
 @pytest.mark.parametrize("major,hip,expected", [(7, None, torch.float16), (8, None, torch.bfloat16),
@@ -86,13 +86,13 @@ def test_auto_precision_on_cuda_is_bf16_only_where_tensor_cores_have_it(monkeypa
     assert backbone.select_precision(gpu, "auto") is expected
     assert backbone.select_precision(gpu, "fp32") is None
     assert hip or asked == [gpu]  # the run's device, not the current one
-    backbone._warn_emulated_bf16.cache_clear()
+    backbone._warn_emulated.cache_clear()
     with caplog.at_level("WARNING", logger="xshot"):
         assert backbone.select_precision(gpu, "bf16") is torch.bfloat16
     warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
     assert len(warned) == (1 if expected is torch.float16 else 0)
     assert not warned or "compute capability 8.0" in warned[0]
-    backbone._warn_emulated_bf16.cache_clear()
+    backbone._warn_emulated.cache_clear()
 
 
 def test_a_device_is_checked_before_anything_loads(monkeypatch):
@@ -134,6 +134,30 @@ def test_run_configs_accept_only_device_names(name, ok):
     else:
         with pytest.raises(ValidationError, match=f"unknown device '{name}'"):
             make()
+
+
+@pytest.mark.parametrize("native", [True, False, None])
+def test_fp16_asked_for_on_a_cpu_warns_only_where_it_is_known_to_be_emulated(monkeypatch, caplog, native):
+    from xshot import backbone
+
+    monkeypatch.setattr(backbone, "cpu_has_native_fp16", lambda: native)
+    backbone._warn_emulated.cache_clear()
+    with caplog.at_level("WARNING", logger="xshot"):
+        for _ in range(2):
+            assert backbone.select_precision(torch.device("cpu"), "fp16") is torch.float16
+    warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert warned == ([] if native is not False else [backbone.EMULATED[("fp16", "cpu")]])
+    backbone._warn_emulated.cache_clear()
+
+
+def test_native_fp16_detection_reads_the_cpu_flags():
+    import platform
+
+    from xshot.hardware import cpu_has_native_fp16
+
+    flags = open("/proc/cpuinfo", encoding="utf-8").read()
+    expected = (" amx_fp16" in flags or " avx512_fp16" in flags) if platform.machine() == "x86_64" else None
+    assert cpu_has_native_fp16() == expected
 
 
 def test_native_bf16_detection_reads_the_cpu_flags():
