@@ -140,6 +140,18 @@ def test_the_precision_a_cell_runs_at_here_scales_its_estimate(make_study, monke
     assert auto_train == pytest.approx(min(train, bf16_train))
 
 
+@pytest.mark.parametrize("native", [True, False, None])
+def test_fp16_on_a_cpu_without_fp16_units_is_charged_as_emulated(make_study, monkeypatch, native):
+    from xshot.studies import plan
+
+    monkeypatch.setattr(plan, "cpu_has_native_fp16", lambda: native)
+    config = expand(load_study(make_study()))[0].config
+    _, train, ev = default_costs(config.model_copy(update={"precision": "fp32"}))
+    _, fp16_train, fp16_eval = default_costs(config.model_copy(update={"precision": "fp16"}))
+    slow = plan.EMULATED_BF16_SLOWDOWN if native is False else (1.0, 1.0)
+    assert (fp16_train, fp16_eval) == pytest.approx((train * slow[0], ev * slow[1]))
+
+
 def test_threads_scale_the_defaults_by_amdahls_law(tmp_path, make_study, capsys, monkeypatch):
     from xshot.studies.plan import parallel_fraction, thread_factor
 
