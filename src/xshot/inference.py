@@ -37,12 +37,18 @@ def read_unlabelled(path: Path, task: str) -> list[NERExample] | list[NLIExample
     return [NERExample(tuple(line.split()[0] for _, line in block), None) for block in conll_sentences(lines)]
 
 
-def predict_file(model: XshotModel, config: RunConfig, path: Path, device: torch.device | None = None) -> list[dict]:
-    """Label the examples of ``path`` on ``device`` (default: the best this machine has; the device a model
-    was trained on need not exist where it is used)."""
-    examples = read_unlabelled(path, config.task)
+def read_input(path: Path, task: str) -> list[NERExample] | list[NLIExample]:
+    """The examples of an input file, checked before any model loads."""
+    examples = read_unlabelled(path, task)
     if not examples:
         raise XshotError("no examples to label", path)
+    return examples
+
+
+def label(model: XshotModel, config: RunConfig, examples: list[NERExample] | list[NLIExample],
+          device: torch.device | None = None) -> list[dict]:
+    """Labels and probabilities of ``examples`` on ``device`` (default: the best this machine has; the device
+    a model was trained on need not exist where it is used)."""
     device = device or select_device()
     features = model.encode(examples)
     dtype = select_precision(device, config.precision)

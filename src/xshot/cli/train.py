@@ -177,13 +177,14 @@ def predict_cmd(
 ) -> None:
     """Label raw input with a trained model; one JSON object per example."""
     from xshot.backbone import select_device
-    from xshot.inference import predict_file
+    from xshot.inference import label, read_input
     from xshot.io import write_jsonl
-    from xshot.training.checkpoint import load_model
+    from xshot.training.checkpoint import load_model, read_manifest
 
-    where = select_device(device)  # this machine's, checked before any weight loads
+    where = select_device(device)  # this machine's device and the input, checked before any weight loads
+    examples = read_input(input_file, read_manifest(model_dir)["run_config"]["task"])
     model, cfg = load_model(model_dir)
-    rows = predict_file(model, cfg, input_file, where)
+    rows = label(model, cfg, examples, where)
     if out:
         write_jsonl(out, rows)
     else:

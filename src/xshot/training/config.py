@@ -22,25 +22,25 @@ class RunConfig(BaseModel):
     method: str = Field(description=f"name of a registered method: {', '.join(method_names())}")
     train: str = Field(description="dataset spec of the training data")
     train_split: str = "train"
-    k: int | None = Field(default=None, description="shots per class (NLI) or mentions per type (NER); None = all")
+    k: int | None = Field(default=None, ge=1, description="shots per class (NLI) or mentions per type (NER); None = all")
     seed: int = 1
     eval: list[str] = Field(default_factory=list, description="dataset specs to evaluate on")
     eval_split: str = "test"
-    eval_limit: int | None = None
-    max_steps: int | None = None
-    epochs: float | None = None
-    batch_size: int | None = None
+    eval_limit: int | None = Field(default=None, ge=1, description="examples per evaluation set (a seeded subset)")
+    max_steps: int | None = Field(default=None, ge=0)
+    epochs: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1)
     learning_rate: float | None = None
-    max_length: int = 256
+    max_length: int = Field(256, ge=8, description="tokens per input, special tokens included")
     options: dict[str, Any] = Field(default_factory=dict, description="method-specific overrides")
     label_policy: Literal["shared", "source"] = "shared"
     label_map: dict[str, str] = Field(default_factory=dict)
     target_train: str | None = Field(default=None, description="optional target-language shots after source training")
-    target_k: int | None = None
+    target_k: int | None = Field(default=None, ge=1)
     device: str = Field("auto", description=f"where the run computes: {DEVICES}")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     trust_remote_code: bool = False
-    bootstrap: int = 1000
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples of each score's interval (0: none)")
     # model selection inside the run, on the shots only (see ``xshot.training.selection``)
     search: dict[str, list[Any]] = Field(default_factory=dict, description="values to try per hyper-parameter: "
                                          "learning_rate, max_steps, batch_size or any method option")

@@ -48,7 +48,7 @@ def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
         assert max(probs, key=probs.get) == (r["prediction"] if "prediction" in r else r["label"])
 
 
-def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys):
+def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys, monkeypatch):
     data = _write_jsonl(tmp_path / "ner.jsonl", NER)
     out = tmp_path / "run"
     assert main(["train", "--task", "ner", "--model", tiny_encoder, "--method", "finetune", "--train", f"jsonl:{data}",
@@ -70,6 +70,15 @@ def test_predict_ner_raw_text_and_conll(tiny_encoder, tmp_path, capsys):
     conll.write_text("barack\nobama\n\nparis\n", encoding="utf-8")
     assert main(["predict", "--model", str(out), "--input", str(conll)]) == 0
     assert [r["tokens"] for r in map(json.loads, capsys.readouterr().out.splitlines())] == [["barack", "obama"], ["paris"]]
+    import xshot.training.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "load_model", lambda *a, **k: pytest.fail("the model loaded before the input"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    for bad, says in ((empty, f"{empty}: empty file"), (tmp_path / "missing.txt", str(tmp_path / "missing.txt"))):
+        assert main(["predict", "--model", str(out), "--input", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0]
 
 
 def test_bad_usage_is_one_line_and_exit_2(tiny_encoder, tmp_path, capsys):
