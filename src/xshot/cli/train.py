@@ -141,13 +141,14 @@ def evaluate(
     model_dir: Path = typer.Option(..., "--model", help="a directory written by xshot train --out"),
     data: str = typer.Option(..., "--data", help=_SPECS_HELP),
     split: str = typer.Option("test", "--split"),
-    eval_limit: Optional[int] = typer.Option(None, "--eval-limit"),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", min=1),
     out: Optional[Path] = typer.Option(None, "--out", help="write the scores as JSON"),
     data_root: Optional[str] = typer.Option(None, "--data-root"),
     device: str = typer.Option("auto", "--device", help="where to compute here: auto, cpu, cuda, cuda:1, mps"),
 ) -> None:
     """Score a trained model on more evaluation sets."""
     from xshot.backbone import select_device, select_precision
+    from xshot.data.spec import check as check_dataset
     from xshot.io import write_json
     from xshot.methods import get_method
     from xshot.training.checkpoint import load_model, read_manifest
@@ -156,14 +157,17 @@ def evaluate(
     from xshot.training.run import evaluate_spec
 
     manifest = read_manifest(model_dir)
-    where = select_device(device)  # this machine's, checked before any weight loads
+    where = select_device(device)  # this machine's device and the sets, checked before any weight loads
+    specs = [s.strip() for s in data.split(",") if s.strip()]
+    for spec in specs:
+        check_dataset(spec, split, data_root)
     model, cfg = load_model(model_dir, data_root)
     mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
     rt = Runtime(where, select_precision(where, cfg.precision), data_root, True)
     to_inference_precision(model, rt.dtype)
     shots_seen = {manifest["source_language"]}
     results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
-               for spec in [s.strip() for s in data.split(",") if s.strip()]}
+               for spec in specs}
     if out:
         write_json(out, {spec: r.model_dump(mode="json") for spec, r in results.items()})
     print(json.dumps({spec: r.scores for spec, r in results.items()}, ensure_ascii=False, indent=1))

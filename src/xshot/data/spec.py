@@ -216,7 +216,8 @@ def resolve_data_root(explicit: str | Path | None = None) -> Path | None:
     return root
 
 
-def _load_builtin(spec: Spec, split: str | None, root: Path | None) -> Dataset:
+def _builtin_split(spec: Spec, split: str | None, root: Path | None) -> tuple[Builtin, str]:
+    """The built-in dataset and split a spec names, once its language and split are known to exist."""
     known_dataset = DATASETS.get(spec.kind)
     known = known_dataset.known_languages(root)
     if spec.target not in known:
@@ -228,6 +229,22 @@ def _load_builtin(spec: Spec, split: str | None, root: Path | None) -> Dataset:
         )
     if split not in known_dataset.splits:
         raise XshotError(f"{known_dataset.name} has no {split} split (available: {', '.join(known_dataset.splits)})")
+    return known_dataset, split
+
+
+def check(spec: str, split: str | None = None, data_root: str | Path | None = None) -> None:
+    """What :func:`load` would refuse without reading the data: the spec, a built-in's language and split, a
+    file's existence (a Hub dataset is only known once asked for). For checking every set a run will read
+    before its model loads."""
+    parsed = parse_spec(spec)
+    if parsed.kind in DATASETS:
+        _builtin_split(parsed, split, resolve_data_root(data_root))
+    elif parsed.kind != "hf" and not Path(parsed.target).expanduser().exists():
+        raise XshotError("cannot read file: No such file or directory", parsed.target)
+
+
+def _load_builtin(spec: Spec, split: str | None, root: Path | None) -> Dataset:
+    known_dataset, split = _builtin_split(spec, split, root)
     name = f"{known_dataset.name}:{spec.target}:{split}"
     path = known_dataset.local_path(root, spec.target, split) if root is not None else None
     if path is not None and path.is_file():

@@ -21,7 +21,7 @@ from xshot.hardware import configure_threads, processor_name
 from xshot.data import Dataset
 from xshot.data.labels import resolve_policy
 from xshot.data.sampling import subsample
-from xshot.data.spec import with_language
+from xshot.data.spec import check as check_dataset, with_language
 from xshot.data.stats import word_fertility
 from xshot.errors import XshotError
 from xshot.io import write_jsonl
@@ -136,6 +136,8 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     reset_peak_memory(device)
     seed_everything(config.seed)  # new heads are initialised at random: same seed, same model
     t0 = time.perf_counter()
+    for spec in config.eval:  # a set that cannot be read fails now, not after training
+        check_dataset(spec, config.eval_split, data_root)
     source = training_data(config, config.train, config.k, rt)
     target = training_data(config, config.target_train, config.target_k, rt) if config.target_train else None
     entity_types = source.labels if config.task == "ner" else ()

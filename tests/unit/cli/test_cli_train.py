@@ -13,7 +13,7 @@ def _write_jsonl(path, examples):
     return path
 
 
-def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
+def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys, monkeypatch):
     data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
     out = tmp_path / "run"
     code = main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "dualcl", "--train", f"jsonl:{data}",
@@ -36,6 +36,12 @@ def test_train_eval_predict_nli(tiny_encoder, tmp_path, capsys):
     assert main(["eval", "--model", str(out), "--data", f"jsonl:{data}"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores[f"jsonl:{data}"] == metrics["evaluations"][f"jsonl:{data}"]["scores"]
+    with monkeypatch.context() as patched:
+        import xshot.training.checkpoint as checkpoint
+
+        patched.setattr(checkpoint, "load_model", lambda *a, **k: pytest.fail("the model loaded before the sets"))
+        assert main(["eval", "--model", str(out), "--data", f"jsonl:{data},xnli:qq:test"]) == 2
+        assert "xnli: unknown language 'qq'" in capsys.readouterr().err
 
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("premise\thypothesis\nthe cat sleeps .\tthe dog barks .\nkids play .\tchildren play .\n", encoding="utf-8")
@@ -114,6 +120,17 @@ def test_a_device_this_machine_lacks_is_one_line_before_anything_loads(tiny_enco
     assert not (tmp_path / "run").exists()
     assert main(["predict", "--model", str(tmp_path), "--input", str(tmp_path / "x.tsv"), "--device", "cuda:1"]) == 2
     assert "device cuda:1: no CUDA device" in capsys.readouterr().err
+
+
+def test_an_evaluation_set_that_cannot_be_read_fails_before_training(tiny_encoder, tmp_path, capsys, monkeypatch):
+    from xshot.training import run as run_module
+
+    data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
+    monkeypatch.setattr(run_module, "build_model", lambda *a, **k: pytest.fail("the model was built"))
+    missing = tmp_path / "missing.jsonl"
+    assert main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "finetune", "--train", f"jsonl:{data}",
+                 "--eval", f"jsonl:{data},jsonl:{missing}", "--max-steps", "1", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"xshot: error: {missing}: cannot read file: No such file or directory"
 
 
 def test_a_config_file_error_names_its_line_and_flags_are_not_blamed_on_the_file(tiny_encoder, tmp_path, capsys):

@@ -164,3 +164,26 @@ def test_csv_and_jsonl_specs(fixtures: Path) -> None:
     assert load(f"jsonl:{fixtures}/jsonl/ner.jsonl").task == "ner"
     mapped = load(f"jsonl:{fixtures}/jsonl/mapped.jsonl?premise=sentence1&hypothesis=sentence2&label=gold_label")
     assert mapped.examples[1].label == "entailment"
+
+
+def test_check_refuses_what_load_would_without_reading_the_data(fixture_root: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from xshot.data import spec as data_spec
+    from xshot.data.spec import check
+
+    monkeypatch.setattr(data_spec, "read_nli_table", lambda *a, **k: pytest.fail("check read the data"))
+    check("xnli:de:test", data_root=fixture_root)
+    check("xnli:de", "test", data_root=fixture_root)
+    check("hf:someone/some-nli", data_root=fixture_root)  # the Hub is only known once asked
+    existing = tmp_path / "x.jsonl"
+    existing.write_text("{}\n", encoding="utf-8")
+    check(f"jsonl:{existing}")
+    for spec, split, message in [("xnli:qq:test", None, "xnli: unknown language 'qq'"),
+                                 ("xnli:de", None, "names no split"),
+                                 ("americasnli:aym:train", None, "americasnli has no train split"),
+                                 ("xnli:de:tset", None, "unknown split 'tset'"),
+                                 (f"jsonl:{tmp_path / 'missing.jsonl'}", None, "cannot read file: No such file")]:
+        with pytest.raises(XshotError, match=message):
+            check(spec, split, data_root=fixture_root)
+        with pytest.raises(XshotError, match=message):  # the same refusal as load's
+            load(spec, split, data_root=fixture_root)
