@@ -36,15 +36,30 @@ def _load(study_path: Path, models: Optional[list[str]]):
     return study, cells
 
 
-def _check_devices(cells, study_path: Path) -> None:
-    """Every device the cells name exists here, before the store is opened or anything loads."""
+def _check_cells(cells, study_path: Path, data_root: Path | None) -> None:
+    """Every device the cells name exists here and every dataset they read can be read, before the store is
+    opened or anything loads (each failure would otherwise be a failed cell, one per seed and method)."""
     from xshot.backbone import select_device
+    from xshot.data.spec import check as check_dataset
 
     for device in sorted({cell.config.device for cell in cells}):
         try:
             select_device(device)
         except XshotError as exc:
             raise XshotError(f"{exc.message}; the study's cells would all fail", study_path) from None
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        cfg = cell.config
+        sets = [(cfg.train, cfg.train_split)] + ([(cfg.target_train, cfg.train_split)] if cfg.target_train else []) \
+            + [(spec, cfg.eval_split) for spec in cfg.eval]
+        for spec, split in sets:
+            if (spec, split) in seen:
+                continue
+            seen.add((spec, split))
+            try:
+                check_dataset(spec, split, data_root)
+            except XshotError as exc:
+                raise XshotError(f"setting {cell.setting!r}: {exc}", study_path) from None
 
 
 def run_command(
@@ -74,8 +89,8 @@ def run_command(
     study, cells = _load(study_path, model)
     store_path = _store_path(study, store)
     out = Console(highlight=False, soft_wrap=True)
-    if executor == "local":  # Ray cells run on the cluster's machines, which may have devices this one lacks
-        _check_devices(cells, study_path)
+    if executor == "local":  # Ray cells run on the cluster's machines, which may have devices and data this one lacks
+        _check_cells(cells, study_path, data_root)
     with ResultsStore(store_path) as results:
         todo, skipped = pending_cells(cells, results, resume)
         out.print(

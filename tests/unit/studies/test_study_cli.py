@@ -82,6 +82,18 @@ def test_run_on_a_device_this_machine_lacks_fails_before_the_store_is_made(tmp_p
     assert "unknown device 'gpu' (valid: auto, cpu, cuda, cuda:N, mps)" in capsys.readouterr().err
 
 
+def test_run_with_a_dataset_this_machine_cannot_read_fails_before_the_store_is_made(tmp_path, make_study, runner,
+                                                                                    capsys):
+    from tests.unit.studies.study_fixtures import TINY
+
+    study = make_study(TINY.replace("languages: [de, sw]", "languages: [de, qq]"))
+    store = tmp_path / "r.sqlite"
+    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xshot: error: {study}: setting 'src': xnli: unknown language 'qq'")
+    assert not store.exists()
+
+
 def test_plan_table_without_store(tmp_path, make_study, capsys):
     assert main(["plan", str(make_study()), "--store", str(tmp_path / "none.sqlite")]) == 0
     out = capsys.readouterr().out
