@@ -63,35 +63,34 @@ def test_run_bad_data_root_is_a_user_error(tmp_path, make_study, capsys):
     assert "--data-root is not a directory" in capsys.readouterr().err
 
 
-def test_run_on_a_device_this_machine_lacks_fails_before_the_store_is_made(tmp_path, make_study, runner, capsys,
-                                                                          monkeypatch):
+@pytest.mark.parametrize("old,new,says", [
+    ("batch_size: 4}", "batch_size: 4, device: cuda}", "device cuda: no CUDA device on this machine"),
+    ("languages: [de, sw]", "languages: [de, qq]", "setting 'src': xnli: unknown language 'qq'"),
+])
+def test_run_refuses_what_this_machine_lacks_before_the_store_is_made(tmp_path, make_study, runner, capsys,
+                                                                      monkeypatch, old, new, says):
     import torch
 
     from tests.unit.studies.study_fixtures import TINY
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    study = make_study(TINY.replace("batch_size: 4}", "batch_size: 4, device: cuda}"))
-    store = tmp_path / "r.sqlite"
+    study, store = make_study(TINY.replace(old, new)), tmp_path / "r.sqlite"
     assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"xshot: error: {study}: device cuda: no CUDA device on this machine")
+    assert len(err) == 1 and err[0].startswith(f"xshot: error: {study}: {says}")
     assert not store.exists()
-    assert main(["plan", str(study)]) == 0  # planning for another machine is fine
+
+
+def test_a_study_device_is_a_name_and_may_be_another_machines(make_study, capsys, monkeypatch):
+    import torch
+
+    from tests.unit.studies.study_fixtures import TINY
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["plan", str(make_study(TINY.replace("batch_size: 4}", "batch_size: 4, device: cuda}")))]) == 0
     bad = make_study(TINY.replace("batch_size: 4}", "batch_size: 4, device: gpu}"), "bad.yaml")
     assert main(["plan", str(bad)]) == 2
     assert "unknown device 'gpu' (valid: auto, cpu, cuda, cuda:N, mps)" in capsys.readouterr().err
-
-
-def test_run_with_a_dataset_this_machine_cannot_read_fails_before_the_store_is_made(tmp_path, make_study, runner,
-                                                                                    capsys):
-    from tests.unit.studies.study_fixtures import TINY
-
-    study = make_study(TINY.replace("languages: [de, sw]", "languages: [de, qq]"))
-    store = tmp_path / "r.sqlite"
-    assert main(["run", str(study), "--store", str(store), "--runner", runner, "-q"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"xshot: error: {study}: setting 'src': xnli: unknown language 'qq'")
-    assert not store.exists()
 
 
 def test_plan_table_without_store(tmp_path, make_study, capsys):
