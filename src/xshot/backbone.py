@@ -263,15 +263,18 @@ def select_device(requested: str = "auto") -> torch.device:
                 raise XshotError(f"device {requested}: no CUDA device on this machine ({why}); use auto or cpu")
             if device.index is not None and device.index >= count:
                 raise XshotError(f"device {requested}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
-        elif device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
-                                           and torch.backends.mps.is_available()):
+        elif device.type == "mps" and not _mps_available():
             raise XshotError(f"device {requested}: no Apple GPU (MPS) on this machine; use auto or cpu")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def select_precision(device: torch.device, requested: str = "auto") -> torch.dtype | None:

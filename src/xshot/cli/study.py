@@ -49,10 +49,7 @@ def _check_cells(cells, study_path: Path, data_root: Path | None) -> None:
             raise XshotError(f"{exc.message}; the study's cells would all fail", study_path) from None
     seen: set[tuple[str, str]] = set()
     for cell in cells:
-        cfg = cell.config
-        sets = [(cfg.train, cfg.train_split)] + ([(cfg.target_train, cfg.train_split)] if cfg.target_train else []) \
-            + [(spec, cfg.eval_split) for spec in cfg.eval]
-        for spec, split in sets:
+        for spec, split in cell.config.datasets():  # in the cells' order: the first bad one is reported
             if (spec, split) in seen:
                 continue
             seen.add((spec, split))

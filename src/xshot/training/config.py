@@ -52,6 +52,11 @@ class RunConfig(BaseModel):
                                      "(every method N steps) or {train_flops: F} (each method the steps that cost "
                                      "about F FLOPs at the shots' mean length)")
 
+    def datasets(self) -> list[tuple[str, str]]:
+        """(spec, split) of every dataset the run reads: its shots, target shots and evaluation sets."""
+        shots = [self.train] + ([self.target_train] if self.target_train else [])
+        return [(spec, self.train_split) for spec in shots] + [(spec, self.eval_split) for spec in self.eval]
+
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:

@@ -136,8 +136,8 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     reset_peak_memory(device)
     seed_everything(config.seed)  # new heads are initialised at random: same seed, same model
     t0 = time.perf_counter()
-    for spec in config.eval:  # a set that cannot be read fails now, not after training
-        check_dataset(spec, config.eval_split, data_root)
+    for spec, split in config.datasets():  # an evaluation set that cannot be read fails now, not after training
+        check_dataset(spec, split, data_root)
     source = training_data(config, config.train, config.k, rt)
     target = training_data(config, config.target_train, config.target_k, rt) if config.target_train else None
     entity_types = source.labels if config.task == "ner" else ()
