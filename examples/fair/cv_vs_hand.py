@@ -4,9 +4,10 @@
 
 Both files are ``xshot results`` exports of studies with the same cells except for how each cell's learning
 rate was set (here examples/fair/xnli-k16-gemma-cv.yaml and xnli-k16-gemma-hand.yaml). Each method's two
-arms are compared as the report compares two settings (``reporting.sections.findings``): the mean
-difference over (target language, seed) pairs with a 95% t-interval, a paired sign-flip test, Holm across
-the methods, and the learning rates cross-validation chose. Prints a Markdown table.
+arms are compared as the report compares two settings (``reporting.sections.findings``): the mean over seeds
+of each seed's difference averaged over the target languages, with a 95% t-interval over seeds, an exact
+sign-flip test over the seeds, Holm across the methods, and the learning rates cross-validation chose.
+Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pandas as pd
 from xshot.reporting.format import fmt_p
 from xshot.reporting.frame import group_results, prepare
 from xshot.reporting.languages import high_resource_set
-from xshot.reporting.sections.findings import compare, holm, setting_arms
+from xshot.statistics import smallest_sign_flip_p
+from xshot.reporting.sections.findings import adjust, compare, setting_arms
 
 
 def chosen_rates(df: pd.DataFrame, method: str) -> str:
@@ -43,18 +45,19 @@ def main(cv_path: str, hand_path: str) -> str:
         c = compare(g, *g.methods)
         if c is not None:
             rows.append((method, c))
-    for (_, c), p in zip(rows, holm([c.p for _, c in rows])):
-        c.p_holm = p
+    adjust([c for _, c in rows])
     hand_rates = hand.drop_duplicates("method").set_index("method")["config"].map(
         lambda text: format(json.loads(text).get("learning_rate") or float("nan"), "g"))
     lines = ["| method | hand-picked lr | CV-chosen lr (seeds 1, 2, 3) | Δ CV − hand | 95% CI | Holm p | CV ahead (langs) |",
              "|---|---|---|---:|---:|---:|---:|"]
     for method, c in rows:
         lines.append(f"| {method} | {hand_rates.get(method, '?')} | {chosen_rates(cv, method)} | {c.delta:+.1f} | "
-                     f"[{c.ci[0]:+.1f}, {c.ci[1]:+.1f}] | {fmt_p(c.p_holm)} | {c.wins}/{c.languages} |")
+                     f"[{c.ci.low:+.1f}, {c.ci.high:+.1f}] | {fmt_p(c.p_holm)} | {c.wins}/{c.languages} |")
     lines.append("")
-    lines.append(f"Δ: accuracy ×100, mean over the {rows[0][1].n if rows else 0} (target language, seed) pairs; "
-                 "p: paired sign-flip permutation test, Holm-corrected across the methods.")
+    n = rows[0][1].n if rows else 0
+    lines.append(f"Δ: accuracy ×100, mean over the {n} seeds of each seed's difference averaged over the target "
+                 f"languages; p: exact sign-flip test over the {n} paired seeds, Holm-corrected across the methods "
+                 f"(with {n} seeds no p can be below {smallest_sign_flip_p(n):g}).")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics, bootstrap confidence intervals and significance tests.
+"""Evaluation metrics and bootstrap confidence intervals of one evaluation.
 
 Everything here is built on *per-example count vectors*: for NER, each sentence
 contributes true positives, predicted entities and gold entities per entity type
@@ -26,23 +26,8 @@ wrong prediction but does not add a class of its own to the average.  In a boots
 resample, the average is over the gold labels present in that resample (i.e. the
 resample is scored exactly as :func:`nli_scores` would score it).
 
-Significance tests (all seeded with ``numpy.random.default_rng(seed)``):
-
-* :func:`paired_test` -- paired bootstrap (Koehn 2004; Berg-Kirkpatrick et al. 2012):
-  resample examples with replacement, score both systems on the same resample.
-  ``method="centred"`` (default) is the shift/centred variant: the bootstrap deltas are
-  centred on the observed delta to approximate the null distribution, and the
-  two-sided p-value is ``(1 + #{|d* - d| >= |d|}) / (R + 1)``.  ``method="sign"`` is the
-  sign-flip variant: ``min(1, 2 (1 + #{d* on the other side of 0, ties included}) / (R + 1))``.
-  With identical systems both give p = 1.
-* :func:`permutation_test` -- approximate randomisation: swap the two systems'
-  predictions of each example with probability 0.5; two-sided
-  ``p = (1 + #{|d_perm| >= |d|}) / (R + 1)``.
-* :func:`seed_paired_test` -- sign-flip permutation test on matched per-seed (or
-  per-language) scores; exact (all ``2**n`` sign vectors) for ``n <= 16``.
-
-The ``+1`` in the Monte-Carlo p-values (Davison & Hinkley 1997; Phipson & Smyth 2010)
-keeps them valid: a p-value is never 0.
+The bootstrap resamples one evaluation's test items (seeded with ``numpy.random.default_rng(seed)``).
+Comparisons of methods are made over seeds, the unit a study randomises: :mod:`xshot.statistics`.
 """
 
 from __future__ import annotations
@@ -66,9 +51,6 @@ __all__ = [
     "resample_indices",
     "bootstrap_distribution",
     "bootstrap_ci",
-    "paired_test",
-    "permutation_test",
-    "seed_paired_test",
     "METRICS",
     "PRIMARY_METRIC",
 ]
@@ -87,7 +69,6 @@ def primary_metric(task: str) -> str:
 
 # Upper bound on the number of elements of one [resamples, examples] block.
 _BLOCK_ELEMENTS = 2_000_000
-_EXACT_SIGN_FLIP_MAX_N = 16
 
 
 # --------------------------------------------------------------------------- counts
@@ -318,32 +299,6 @@ def _problem(task: str, gold, pred) -> _Problem:
     return _Problem(task, len(_keys(counts)), counts.matrix())
 
 
-def _paired_problems(task, gold, pred_a, pred_b, metric) -> tuple[_Problem, _Problem, str]:
-    """Both systems' count matrices over a shared column layout (union of types / labels)."""
-    _check_task(task, metric)
-    metric = metric if metric is not None else PRIMARY_METRIC[task]
-    if len(pred_a) != len(pred_b):
-        raise XshotError(
-            f"paired comparison: system A has {len(pred_a)} predictions, system B {len(pred_b)}"
-        )
-    ca, cb = _counts(task, gold, pred_a), _counts(task, gold, pred_b)
-    keys = _sort_labels(set(_keys(ca)) | set(_keys(cb)))
-    a = _Problem(task, len(keys), _align(ca, _keys(ca), keys))
-    b = _Problem(task, len(keys), _align(cb, _keys(cb), keys))
-    return a, b, metric
-
-
-def _align(counts, own_keys, keys) -> np.ndarray:
-    pos = {key: j for j, key in enumerate(keys)}
-    cols = [pos[key] for key in own_keys]
-    out = []
-    for block in (counts.tp, counts.pred, counts.gold):
-        full = np.zeros((block.shape[0], len(keys)), dtype=np.float64)
-        full[:, cols] = block
-        out.append(full)
-    return np.concatenate(out, axis=1)
-
-
 def _block_size(n: int, n_resamples: int) -> int:
     return max(1, min(n_resamples, _BLOCK_ELEMENTS // max(n, 1)))
 
@@ -417,111 +372,3 @@ def bootstrap_ci(
     _check_alpha(alpha)
     dist = bootstrap_distribution(task, gold, pred, n_resamples=n_resamples, seed=seed)
     return {m: _percentile_interval(v, alpha) for m, v in dist.items()}
-
-
-# --------------------------------------------------------------------------- paired tests
-
-
-def _tol(delta: float) -> float:
-    return 1e-12 * max(1.0, abs(delta))
-
-
-def paired_test(task: str, gold, pred_a, pred_b, metric: str | None = None, n_resamples: int = 10000, seed: int = 0,
-                alpha: float = 0.05, method: str = "centred") -> dict[str, Any]:
-    """Paired bootstrap test of ``metric(A) - metric(B)`` on the same examples.
-
-    Returns ``{"metric", "delta", "ci": (lo, hi), "p_value"}``; ``ci`` is the percentile
-    interval of the bootstrap deltas.  ``method`` is ``"centred"`` (default) or ``"sign"``;
-    see the module docstring for the p-value formulas.  Default metric: accuracy (NLI), f1 (NER).
-    """
-    _check_resamples(n_resamples)
-    _check_alpha(alpha)
-    if method not in ("centred", "sign"):
-        raise XshotError(
-            f"unknown paired bootstrap method {method!r}: expected 'centred' or 'sign'"
-        )
-    a, b, metric = _paired_problems(task, gold, pred_a, pred_b, metric)
-    delta = float(a.metrics(a.matrix.sum(0))[metric] - b.metrics(b.matrix.sum(0))[metric])
-    rng = np.random.default_rng(seed)
-    deltas = []
-    for idx in _index_blocks(rng, a.n, n_resamples):
-        w = _multiplicities(idx, a.n)
-        deltas.append(a.metrics(w @ a.matrix)[metric] - b.metrics(w @ b.matrix)[metric])
-    d = np.concatenate(deltas)
-    tol = _tol(delta)
-    if method == "centred":
-        extreme = int(np.count_nonzero(np.abs(d - delta) >= abs(delta) - tol))
-        p = (1 + extreme) / (n_resamples + 1)
-    elif abs(delta) <= tol:
-        p = 1.0
-    else:
-        flipped = int(np.count_nonzero(d <= tol if delta > 0 else d >= -tol))
-        p = min(1.0, 2.0 * (1 + flipped) / (n_resamples + 1))
-    ci = _percentile_interval(d, alpha)
-    return {"metric": metric, "delta": delta, "ci": ci, "p_value": float(p)}
-
-
-def permutation_test(task: str, gold, pred_a, pred_b, metric: str | None = None, n_resamples: int = 10000,
-                     seed: int = 0) -> dict[str, Any]:
-    """Approximate randomisation test of ``metric(A) - metric(B)``.
-
-    Each round swaps the two systems' predictions of every example independently with
-    probability 0.5.  Returns ``{"metric", "delta", "p_value"}`` with the two-sided
-    ``p = (1 + #{|delta_perm| >= |delta|}) / (n_resamples + 1)``.
-    """
-    _check_resamples(n_resamples)
-    a, b, metric = _paired_problems(task, gold, pred_a, pred_b, metric)
-    sum_a, sum_b = a.matrix.sum(0), b.matrix.sum(0)
-    delta = float(a.metrics(sum_a)[metric] - b.metrics(sum_b)[metric])
-    diff = b.matrix - a.matrix  # gold columns cancel
-    rng = np.random.default_rng(seed)
-    block = _block_size(a.n, n_resamples)
-    extreme, done = 0, 0
-    tol = _tol(delta)
-    while done < n_resamples:
-        size = min(block, n_resamples - done)
-        swap = rng.integers(0, 2, size=(size, a.n)).astype(np.float64)
-        moved = swap @ diff
-        d = a.metrics(sum_a + moved)[metric] - b.metrics(sum_b - moved)[metric]
-        extreme += int(np.count_nonzero(np.abs(d) >= abs(delta) - tol))
-        done += size
-    return {"metric": metric, "delta": delta, "p_value": float((1 + extreme) / (n_resamples + 1))}
-
-
-def seed_paired_test(
-    scores_a: Sequence[float], scores_b: Sequence[float], seed: int = 0, n_resamples: int = 10000
-) -> dict[str, Any]:
-    """Sign-flip permutation test on matched scores (e.g. per seed or per language).
-
-    Tests whether the mean of ``a_i - b_i`` differs from 0.  For ``n <= 16`` pairs all
-    ``2**n`` sign vectors are enumerated (exact; the smallest attainable p is ``2 / 2**n``);
-    otherwise ``n_resamples`` random sign vectors are drawn and
-    ``p = (1 + #extreme) / (n_resamples + 1)``.
-    Returns ``{"delta" (mean difference), "p_value", "n", "exact"}``.
-    """
-    a = np.asarray(list(scores_a), dtype=np.float64)
-    b = np.asarray(list(scores_b), dtype=np.float64)
-    if a.shape != b.shape:
-        raise XshotError(f"seed_paired_test: {a.size} scores for A but {b.size} for B")
-    if a.size == 0:
-        raise XshotError("seed_paired_test: no scores")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise XshotError("seed_paired_test: scores must be finite numbers")
-    d = a - b
-    n = d.size
-    observed = float(d.sum())
-    tol = 1e-9 * max(1.0, float(np.abs(d).sum()))
-    if n <= _EXACT_SIGN_FLIP_MAX_N:
-        codes = np.arange(2**n, dtype=np.int64)
-        signs = 1.0 - 2.0 * ((codes[:, None] >> np.arange(n)) & 1)
-        stats = signs @ d
-        p = float(np.count_nonzero(np.abs(stats) >= abs(observed) - tol)) / 2**n
-        exact = True
-    else:
-        _check_resamples(n_resamples)
-        rng = np.random.default_rng(seed)
-        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(int(n_resamples), n))
-        stats = signs @ d
-        p = (1 + int(np.count_nonzero(np.abs(stats) >= abs(observed) - tol))) / (n_resamples + 1)
-        exact = False
-    return {"delta": observed / n, "p_value": float(min(1.0, p)), "n": int(n), "exact": exact}

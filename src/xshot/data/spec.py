@@ -37,6 +37,8 @@ class Builtin:
     hub_drop_types: tuple[str, ...] = ()  # so the Hub copy has the types of the local release
     #: rough examples (NLI) / sentences (NER) per language and split, for ``xshot plan``'s estimates only
     sizes: Mapping[str, int] = field(default_factory=dict)
+    #: its languages' test sets are translations of the same items (their test-sampling noise is shared)
+    parallel: bool = False
 
     def local_path(self, root: Path, language: str, split: str) -> Path:
         if self.task == "nli":
@@ -57,9 +59,9 @@ class Builtin:
 DATASETS: Registry[Builtin] = Registry("dataset")
 for _builtin in (
     Builtin("xnli", "nli", tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split()), SPLITS, "facebook/xnli",
-            sizes={"train": 392702, "dev": 2490, "test": 5010}),
+            sizes={"train": 392702, "dev": 2490, "test": 5010}, parallel=True),
     Builtin("americasnli", "nli", tuple("aym bzd cni gn hch nah oto quy shp tar".split()), ("dev", "test"),
-            "americas_nli", sizes={"dev": 740, "test": 750}),
+            "americas_nli", sizes={"dev": 740, "test": 750}, parallel=True),
     Builtin("masakhaner2", "ner",
             tuple("bam bbj ewe fon hau ibo kin lug luo mos nya pcm sna swa tsn twi wol xho yor zul".split()),
             SPLITS, "masakhane/masakhaner2", sizes={"train": 5000, "dev": 700, "test": 1500}),

@@ -27,14 +27,31 @@ class Cost:
     eval_s: float
 
 
+#: what a method is, for the report's default comparisons (the founding question: DualCL against the
+#: prompting family, which takes in parameter-efficient tuning, and every method against the baseline)
+FAMILIES = ("baseline", "prompting", "peft", "contrastive")
+
+
 @dataclass(frozen=True)
 class Method:
-    """What a method package declares about itself (``description``: its docstring's first line)."""
+    """What a method package declares about itself (``description``: its docstring's first line; ``family``:
+    one of :data:`FAMILIES`; ``display_name``: how the report's sentences name it)."""
 
     config_class: type
     build: Callable
     cost: Cost
     doc: str | None = None
+    family: str = "baseline"
+    display_name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"method family {self.family!r} is not one of {', '.join(FAMILIES)}")
+
+    @property
+    def prompting(self) -> bool:
+        """On the prompting side of the founding question (prompting and parameter-efficient tuning)."""
+        return self.family in ("prompting", "peft")
 
     @property
     def description(self) -> str:
@@ -56,3 +73,8 @@ def get_method(name: str) -> Method:
 
 def method_names() -> tuple[str, ...]:
     return METHODS.names()
+
+
+def display_name(name: str) -> str:
+    """How sentences name a method (its registration's ``display_name``); any other name as it is."""
+    return (METHODS.get(name).display_name or name) if name in METHODS else name

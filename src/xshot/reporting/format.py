@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from xshot.reporting.stats import Correlation
+from xshot.statistics import Correlation
 
 DAGGER = "†"
 DASH = "–"

@@ -21,7 +21,7 @@ from xshot.metrics import PRIMARY_METRIC
 from xshot.reporting.document import Paragraph
 from xshot.reporting.format import short_model, slug
 from xshot.reporting.languages import to_iso639_3
-from xshot.reporting.stats import summarize
+from xshot.statistics import summarize
 from xshot.results import normalize_precision
 
 REQUIRED_COLUMNS = (
@@ -37,6 +37,8 @@ REQUIRED_COLUMNS = (
     "language",
     "score",
 )
+#: the standard normal quantile of a 95% interval (an evaluation's item-level standard error from its interval)
+Z_95 = 1.959963984540054
 OPTIONAL_COLUMNS = (
     "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
     "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
@@ -186,6 +188,8 @@ class Group:
     methods: list[str]
     columns: list[Column]
     scores: dict[tuple[str, tuple[str, str]], dict[float, float]] = field(default_factory=dict)
+    #: the standard error of each score from resampling its test items (its recorded 95% bootstrap interval)
+    item_se: dict[tuple[str, tuple[str, str]], dict[float, float]] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[Column]:
@@ -220,6 +224,9 @@ class Group:
 
     def seed_scores(self, method: str, col: Column) -> dict[float, float]:
         return self.scores.get((method, col.key), {})
+
+    def seed_item_se(self, method: str, col: Column) -> dict[float, float]:
+        return self.item_se.get((method, col.key), {})
 
     def summary(self, method: str, col: Column):
         return summarize(list(self.seed_scores(method, col).values()))
@@ -261,9 +268,12 @@ def group_results(done: pd.DataFrame, high: frozenset[str]) -> list[Group]:
             k_num=float(rows["k_num"].iloc[0]), target_k=target_k, precision=precision, metric=str(rows["primary_metric"].iloc[0]),
             rows=rows, methods=methods, columns=cols,
         )  # fmt: skip
-        per_seed = rows.groupby(["method", "language", "eval_set", "seed"], dropna=False)["score"].mean()
-        for (method, lang, es, seed), s in per_seed.items():
-            g.scores.setdefault((method, (lang, es)), {})[seed] = float(s)
+        item_se = (rows["ci_high"] - rows["ci_low"]) / (2 * Z_95)
+        per_seed = rows.assign(item_se=item_se).groupby(["method", "language", "eval_set", "seed"], dropna=False)
+        for (method, lang, es, seed), r in per_seed[["score", "item_se"]].mean().iterrows():
+            g.scores.setdefault((method, (lang, es)), {})[seed] = float(r["score"])
+            if math.isfinite(r["item_se"]):
+                g.item_se.setdefault((method, (lang, es)), {})[seed] = float(r["item_se"])
         out.append(g)
     out.sort(key=lambda g: (g.task, g.model, g.setting, g.train, g.target_k, g.precision,
                             math.isnan(g.k_num), g.k_num if not math.isnan(g.k_num) else 0))  # fmt: skip

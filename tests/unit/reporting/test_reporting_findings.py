@@ -1,4 +1,4 @@
-"""Findings: Holm, the minimum detectable effect, the comparisons and their sentences, by hand."""
+"""Findings: the comparisons over seeds, their family and their sentences, by hand."""
 
 import math
 
@@ -7,24 +7,7 @@ import pytest
 
 from xshot.reporting.frame import Column, Group
 from xshot.reporting.languages import script_of
-from xshot.reporting.sections.findings import (default_pairs, findings, holm, minimum_detectable_effect,
-                                               sentence)
-
-
-def test_holm_by_hand():
-    # sorted 0.01, 0.02, 0.04 -> 3 x 0.01 = 0.03, 2 x 0.02 = 0.04, 1 x 0.04 = 0.04 (monotone)
-    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
-    # sorted 0.01, 0.26, 0.3, 0.9 -> 0.04, 0.78, 0.6 (raised to the running 0.78), 0.9
-    assert holm([0.3, 0.01, 0.26, 0.9]) == pytest.approx([0.78, 0.04, 0.78, 0.9])
-    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])  # 2 x 0.6 = 1.2 is capped at 1
-    out = holm([math.nan, 0.02])
-    assert math.isnan(out[0]) and out[1] == pytest.approx(0.02)  # NaN is not counted
-
-
-def test_minimum_detectable_effect_by_hand():
-    # n = 12, sd = 3: (t_0.975,11 = 2.2010 + t_0.8,11 = 0.8755) x 3 / sqrt(12) = 2.664
-    assert minimum_detectable_effect(3.0, 12) == pytest.approx((2.200985 + 0.875539) * 3 / math.sqrt(12), rel=1e-4)
-    assert math.isnan(minimum_detectable_effect(3.0, 1))
+from xshot.reporting.sections.findings import default_pairs, findings, sentence
 
 
 def _group(scores: dict[str, dict[str, list[float]]]) -> Group:
@@ -41,33 +24,72 @@ def _group(scores: dict[str, dict[str, list[float]]]) -> Group:
     return g
 
 
-def test_a_significant_win_is_said_with_its_interval_and_languages():
-    base = {"de": [0.40, 0.42, 0.41], "sw": [0.35, 0.36, 0.34], "ur": [0.36, 0.37, 0.35], "zh": [0.39, 0.40, 0.41]}
-    better = {lang: [s + 0.05 + 0.005 * i for i, s in enumerate(v)] for lang, v in base.items()}
+def _seeds(n: int, base: dict[str, list[float]], shift: float) -> tuple[dict, dict]:
+    """n seeds of two methods; B = A + shift + a little per-seed noise (never changing the sign)."""
+    a = {lang: [v[i % len(v)] + 0.003 * i for i in range(n)] for lang, v in base.items()}
+    b = {lang: [x + shift + 0.004 * ((i * 7) % 3) for i, x in enumerate(v)] for lang, v in a.items()}
+    return a, b
+
+
+BASE = {"de": [0.40, 0.42, 0.41], "sw": [0.35, 0.36, 0.34], "ur": [0.36, 0.37, 0.35], "zh": [0.39, 0.40, 0.41]}
+
+
+def test_the_seed_is_the_unit_three_seeds_cannot_reach_significance():
+    """Every (language, seed) pair favours DualCL, but 3 seeds give at best p = 0.25: the sentence says so."""
+    base, better = _seeds(3, BASE, 0.05)
     g = _group({"prompt": base, "dualcl": better})
     (c,) = findings(g)
-    assert (c.a, c.b, c.n, c.languages, c.wins) == ("dualcl", "prompt", 12, 4, 4)
-    assert c.delta == pytest.approx(5.5)  # 5 points + 0.5 on average
-    assert c.p == pytest.approx(2 / 2**12)  # every pair positive: the exact sign-flip minimum
-    assert c.p_holm == c.p  # one comparison
-    assert c.by_group["low-resource"] == (pytest.approx(5.5), 6) and c.by_group["Arabic"][1] == 3
-    assert sentence(c, g) == ("On NLI (K = 16, gemma3-270m), DualCL leads prompt-based fine-tuning by 5.5 points "
-                              f"[{c.ci[0]:+.1f}, {c.ci[1]:+.1f}] (Holm p = 4.9e-04), in 4 of 4 target languages.")
+    assert (c.a, c.b, c.n, c.languages, c.wins) == ("dualcl", "prompt", 3, 4, 4)
+    per_seed = [100 * (sum(better[lang][i] for lang in BASE) - sum(base[lang][i] for lang in BASE)) / 4 for i in range(3)]
+    assert c.delta == pytest.approx(sum(per_seed) / 3)
+    assert list(c.per_seed.values()) == pytest.approx(per_seed)
+    assert c.p == c.p_holm == 0.25 and c.smallest_p_holm == 0.25 and not c.can_reach
+    assert c.mde == math.inf and c.seeds_for_significance == 6 and c.stable
+    assert c.by_group["low-resource"][1] == 2 and c.by_group["Arabic"][1] == 1
+    text = sentence(c, g)
+    assert text.startswith("On NLI (K = 16, gemma3-270m), DualCL − prompt-based fine-tuning = +")
+    assert "this design cannot reach significance" in text and "smallest Holm p it can give is 0.250" in text
+    assert "needs at least 6 seeds" in text and "leads" not in text
 
 
-def test_a_non_significant_difference_says_what_the_study_could_have_seen():
-    a = {"de": [0.40, 0.45, 0.38], "sw": [0.36, 0.33, 0.37]}
-    b = {"de": [0.42, 0.41, 0.40], "sw": [0.34, 0.36, 0.35]}
+def test_a_significant_win_over_seeds_is_said_with_both_intervals():
+    base, better = _seeds(8, BASE, 0.05)
+    g = _group({"prompt": base, "dualcl": better})
+    (c,) = findings(g)
+    assert c.n == 8 and c.p == pytest.approx(2 / 2**8) and c.p_holm == c.p
+    assert c.ci.low > 0 and c.ci_items.low > 0 and "test items" in c.ci_items.how
+    for key, seeds in g.scores.items():  # each score's item-level standard error: 1 point
+        g.item_se[key] = {s: 0.01 for s in seeds}
+    (noisy,) = findings(g)
+    assert noisy.ci_items.low < c.ci_items.low - 1 and noisy.ci_items.high > c.ci_items.high + 1
+    text = sentence(c, g)
+    assert text.startswith(f"On NLI (K = 16, gemma3-270m), DualCL leads prompt-based fine-tuning by {c.delta:.1f} points")
+    assert "exact sign-flip over 8 paired seeds" in text and "the sign holds with any one seed left out" in text
+
+
+def test_the_family_is_every_comparison_and_the_power_is_stated():
+    a = {lang: [x + (0.03 if i % 2 else -0.03) for i, x in enumerate(v)] for lang, v in _seeds(8, BASE, 0)[0].items()}
+    b = _seeds(8, BASE, 0)[0]
     g = _group({"finetune": b, "dualcl": a, "prompt": a})
     comps = findings(g)
     assert [(c.a, c.b) for c in comps] == [("dualcl", "prompt"), ("dualcl", "finetune"), ("prompt", "finetune")]
     tied = comps[0]
     assert tied.delta == 0 and tied.p == 1.0
     c = comps[1]
-    assert c.p_holm >= c.p and c.p_holm > 0.05
+    assert c.family == 3 and c.p_holm >= c.p and c.p_holm > 0.05
+    assert c.seeds_for_significance == 7  # 2 / 2**7 < 0.05 / 3 <= 2 / 2**6
+    assert math.isfinite(c.mde) and c.mde > 0
     text = sentence(c, g)
     assert text.startswith("On NLI (K = 16, gemma3-270m), DualCL and fine-tuning do not differ significantly (")
-    assert f"this study could detect about {c.mde:.1f} points (80% power, α = 0.05)." in text
+    assert f"the design detects about {c.mde:.1f} points (80% power at the family's level)" in text
+
+
+def test_methods_that_share_no_seed_are_not_paired():
+    g = _group({"prompt": {"de": [0.40, 0.42, 0.41]}, "dualcl": {"de": [0.45, 0.47, 0.46]}})
+    g.scores[("dualcl", ("de", "xnli:de:test"))] = {10.0: 0.45, 11.0: 0.47, 12.0: 0.46}
+    (c,) = findings(g)
+    assert not c.test.paired and "Welch" in c.test.how and c.delta == pytest.approx(5.0)
+    assert "the seeds are not paired" in sentence(c, g)
 
 
 def test_default_pairs_and_scripts():
@@ -86,7 +108,7 @@ def test_a_study_names_its_own_comparisons():
     g = _group({"finetune": b, "dualcl": a, "prompt": b})
     ctx = ReportContext(pd.DataFrame(), pd.DataFrame(), [g], {}, comparisons=[("prompt", "dualcl")])
     text = [blk.text for blk in section(ctx).blocks if hasattr(blk, "text")]
-    assert text[0].startswith("On NLI (K = 16, gemma3-270m), prompt-based fine-tuning and DualCL do not differ")
+    assert text[0].startswith("On NLI (K = 16, gemma3-270m), prompt-based fine-tuning − DualCL = ")
     assert not any("fine-tuning and" in t or "and fine-tuning" in t for t in text[1:])  # only the named one
     assert [(c.a, c.b) for c in findings(g, ctx.comparisons)] == [("prompt", "dualcl")]
 
@@ -106,10 +128,10 @@ def test_two_settings_are_compared_on_the_methods_they_share():
     (merged,) = setting_arms([full, restricted, other_model], "entlm-restricted", "entlm-full")
     assert merged.methods == ["entlm-restricted", "entlm-full"] and merged.model == "/models/gemma3-270m"
     (c,) = findings(merged, [("entlm-restricted", "entlm-full")])
-    assert (c.n, c.wins, c.languages) == (6, 2, 2) and c.delta == pytest.approx(4.0)
-    assert c.p == pytest.approx(2 / 2**6)  # all six pairs positive
+    assert (c.n, c.wins, c.languages) == (3, 2, 2) and c.delta == pytest.approx(4.0)
+    assert c.p == pytest.approx(0.25)  # three seeds: the exact minimum
     ctx = ReportContext(pd.DataFrame(), pd.DataFrame(), [full, restricted, other_model], {},
                         comparisons=[("entlm-restricted", "entlm-full")])
     text = [blk.text for blk in section(ctx).blocks if hasattr(blk, "text")]
-    assert text[0].startswith("On NLI (K = 16, gemma3-270m), entlm-restricted leads entlm-full by 4.0 points")
+    assert text[0].startswith("On NLI (K = 16, gemma3-270m), entlm-restricted − entlm-full = +4.0 points")
     assert sum(t.startswith("On NLI") for t in text) == 1  # no method comparison was asked for

@@ -5,6 +5,7 @@ from xshot.methods.lora.config import LoraMethodConfig
 from xshot.methods.lora.model import build
 
 #: cost: examples/xnli-fewshot-quick.yaml on me5-small (2 threads, bf16, scaled to fp32 by plan.BF16_SPEEDUP)
-METHOD = Method(LoraMethodConfig, build, Cost(step_s=1.32, eval_s=0.029), __doc__)
+METHOD = Method(LoraMethodConfig, build, Cost(step_s=1.32, eval_s=0.029), __doc__,
+                family="peft", display_name="LoRA")
 
 __all__ = ["LoraMethodConfig", "build"]

@@ -5,6 +5,7 @@ from xshot.methods.prefix.config import PrefixConfig
 from xshot.methods.prefix.model import build
 
 #: cost: soft-prompt's (a frozen body, no extra positions; not measured on its own)
-METHOD = Method(PrefixConfig, build, Cost(step_s=0.9, eval_s=0.022), __doc__)
+METHOD = Method(PrefixConfig, build, Cost(step_s=0.9, eval_s=0.022), __doc__,
+                family="peft", display_name="prefix tuning")
 
 __all__ = ["PrefixConfig", "build"]

@@ -11,7 +11,7 @@ from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import DASH, count, num, short_model
 from xshot.reporting.frame import method_order
 from xshot.reporting.sections import ReportContext, finish
-from xshot.reporting.stats import summarize
+from xshot.statistics import summarize
 
 def cost_table(done: pd.DataFrame) -> Table:
     """Per (task, model, method): medians over cells of trainable parameters, time and memory."""

@@ -10,7 +10,7 @@ from xshot.reporting import figures as figs
 from xshot.reporting.document import Figure, Paragraph, Section
 from xshot.reporting.frame import Group, method_order
 from xshot.reporting.sections import ReportContext, finish
-from xshot.reporting.stats import summarize
+from xshot.statistics import summarize
 
 def learning_curves(done: pd.DataFrame, groups: list[Group], colors: dict[str, str]) -> list:
     blocks: list = []

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from xshot.reporting.document import Cell, Section, Table
 from xshot.reporting.format import DAGGER, DASH, fmt_p, mean_std, short_model
 from xshot.reporting.frame import Column, Group
 from xshot.reporting.sections import ReportContext, finish
-from xshot.reporting.stats import summarize
+from xshot.statistics import ALPHA, seeds_to_reach, sign_flip_test, smallest_sign_flip_p, summarize
 
-ALPHA = 0.05
-
-
-@dataclass(frozen=True)
-class PairedResult:
-    n: int
-    delta: float
-    p_value: float
-
-
-def _paired_test(a: list[float], b: list[float]) -> PairedResult:
-    """Sign-flip permutation test over paired seeds (``xshot.metrics.seed_paired_test``)."""
-    from xshot.metrics import seed_paired_test
-
-    res = seed_paired_test(a, b)
-    return PairedResult(int(res["n"]), float(res["delta"]), float(res["p_value"]))
 
 
 def _compare_leaders(col_scores: dict[str, dict[float, float]], means: dict[str, float]):
-    """(leaders, runner-up, PairedResult | None) for one column of a main table."""
+    """(leaders, runner-up, SeedTest | None) for one column of a main table: the leader's lead tested over the
+    seeds both have (the per-seed differences, :func:`xshot.statistics.sign_flip_test`)."""
     ranked = sorted((m for m in means if not math.isnan(means[m])), key=lambda m: -means[m])
     if not ranked:
         return [], None, None
@@ -43,9 +27,7 @@ def _compare_leaders(col_scores: dict[str, dict[float, float]], means: dict[str,
     runner = rest[0]
     a, b = col_scores[leaders[0]], col_scores[runner]
     seeds = sorted(set(a) & set(b))
-    if not seeds:  # nothing to pair: the lead cannot be tested
-        return leaders, runner, PairedResult(0, math.nan, math.nan)
-    return leaders, runner, _paired_test([a[s] for s in seeds], [b[s] for s in seeds])
+    return leaders, runner, sign_flip_test([a[s] - b[s] for s in seeds])
 
 
 def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
@@ -91,18 +73,18 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
                     "n_seeds": s.n, "mean": s.mean, "std": s.std, "ci95_low": s.ci_low, "ci95_high": s.ci_high,
                 }
             )  # fmt: skip
-        if test is not None and not (test.p_value < ALPHA):
+        if test is not None and not (test.p < ALPHA):
             n_marks += 1
             mark = f"{DAGGER}{n_marks}"
             rows[leaders[0]][j + 1].mark = mark
             if test.n == 0:
                 notes.append(f"{mark} {header}: {leaders[0]} vs {runner}, no seeds in common (untested)")
                 continue
-            if 2.0 / 2**test.n >= ALPHA:
+            if test.smallest_p >= ALPHA:
                 underpowered.append(test.n)
             notes.append(
                 f"{mark} {header}: {leaders[0]} vs {runner}, "
-                f"Δ = {100 * test.delta:+.1f}, p = {fmt_p(test.p_value)}, n = {test.n}"
+                f"Δ = {100 * test.delta:+.1f}, p = {fmt_p(test.p)}, n = {test.n}"
             )
     setting = f"setting {g.setting}, " if g.setting else ""
     target = f", then K = {g.target_k} target-language shots" if g.target_k else ""
@@ -112,8 +94,10 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
         f"{', '.join(f'{s:g}' for s in seeds_all)})"
     )
     table_notes = [f"Bold: best mean per column. {DAGGER}: the lead over the runner-up is not significant "
-                   f"(two-sided sign-flip permutation test on the paired per-seed scores, p ≥ {ALPHA}); "
-                   "a bold value without the mark leads significantly."]  # fmt: skip
+                   f"(two-sided exact sign-flip test on the per-seed differences, the seeds both have, p ≥ {ALPHA}, "
+                   "this column alone); a bold value without the mark leads at that level, unadjusted for the "
+                   "table's other columns. The study's claims are the findings' tests, Holm-adjusted across "
+                   "their family."]  # fmt: skip
     if single_seed:
         table_notes.append(
             f"One seed per cell: no standard deviation ({DASH}); with a single pair of seeds the sign-flip test "
@@ -122,8 +106,8 @@ def main_table(g: Group) -> tuple[Table, list[dict[str, Any]]]:
     elif underpowered:
         n_pairs = max(underpowered)
         table_notes.append(
-            f"With {n_pairs} paired seed(s) the smallest attainable p is {fmt_p(2 / 2**n_pairs)}: "
-            f"no lead can reach p < {ALPHA} with fewer than 6 seeds."
+            f"With {n_pairs} paired seed(s) the smallest attainable p is {fmt_p(smallest_sign_flip_p(n_pairs))}: "
+            f"no lead can reach p < {ALPHA} with fewer than {seeds_to_reach(ALPHA)} seeds."
         )
     if partial_methods:
         table_notes.append(

@@ -14,7 +14,7 @@ from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import fmt_rho, num, pct
 from xshot.reporting.frame import Group
 from xshot.reporting.sections import ReportContext, finish
-from xshot.reporting.stats import Correlation, spearman
+from xshot.statistics import Correlation, spearman
 
 PREDICTORS = ("syntactic", "genetic", "geographic", "phonological", "fertility")
 
