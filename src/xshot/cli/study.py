@@ -129,6 +129,8 @@ def plan_command(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Count cells already done as free (as run does)."),
     executor: str = typer.Option("local", "--executor", "-e", help="The executor run will use: it sets the CPU threads per cell (local: the physical cores; ray: the study's resources.num_cpus)."),
+    detect: Optional[float] = typer.Option(None, "--detect", metavar="POINTS", help="Also size the seeds: how many detect a difference of this many points (×100) with 80% power across the findings' Holm family, from the seed-level spread of --pilot."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", metavar="STORE_OR_CSV", help="Pilot results for --detect (a store or an exported CSV; default: the study's own store)."),
 ) -> None:
     """Show a study's cells and an estimate of what they cost, without running anything."""
     from xshot.studies.execute import cell_threads
@@ -146,6 +148,8 @@ def plan_command(
             rows = results.rows()
     plan = estimate(cells, status, rows, resume=resume, threads=threads)
     plan = {"study": study.name, "source": str(study_path), "store": str(store_path), **plan}
+    if detect is not None:
+        plan["power"] = _power(study, cells, plan, detect, pilot if pilot is not None else store_path)
     if as_json:
         sys.stdout.write(json.dumps(plan, indent=2) + "\n")
         return
@@ -178,6 +182,54 @@ def plan_command(
         f"to run: {e['to_run']} cells, about {format_seconds(e['to_run_s'])} of compute "
         f"(whole study {format_seconds(e['total_s'])}) at {threads} CPU thread(s) per cell; {basis}."
     )
+    if detect is not None:
+        _print_power(console, plan["power"])
+
+
+def _power(study, cells, plan: dict, effect: float, pilot: Path) -> dict:
+    """The seeds to detect ``effect`` points (from the pilot's seed-level spread) and what they cost here."""
+    from dataclasses import asdict
+
+    from xshot.reporting.power import power_plan
+
+    if not pilot.exists():
+        raise XshotError("no pilot results to read a seed-level spread from: pass --pilot STORE_OR_CSV "
+                         "(e.g. a committed results CSV of a smaller run of this study)", path=pilot)
+    methods = list(dict.fromkeys(m.name for m in study.methods))
+    comparisons = [tuple(c) for c in study.comparisons] if study.comparisons else None
+    power = power_plan(pilot, effect, comparisons, methods)
+    seeds_now = max(1, len({c.config.seed for c in cells}))
+    per_seed_s = plan["estimate"]["total_s"] / seeds_now
+    return {**asdict(power), "pilot": str(pilot), "seeds_needed": power.seeds, "seeds_needed_upper": power.seeds_upper,
+            "floor": power.floor,
+            "study_seeds": seeds_now, "per_seed_s": round(per_seed_s, 1),
+            "needed_s": None if power.seeds is None else round(per_seed_s * power.seeds, 1)}
+
+
+def _print_power(console, p: dict) -> None:
+    from rich.table import Table
+
+    from xshot.studies.plan import format_seconds
+
+    table = Table(title=f"seeds to detect {p['effect']:g} points (80% power, Holm family of {p['family']}, "
+                        f"level {p['alpha']:g}/{p['family']}), from {p['pilot']}")
+    for col in ("comparison", "table", "pilot seeds", "pilot Δ", "sd per seed", "seeds needed", "sd 80% upper",
+                "seeds needed (upper)"):
+        table.add_column(col, justify="left" if col in ("comparison", "table") else "right")
+    for c in p["comparisons"]:
+        table.add_row(c["comparison"], c["table"], str(c["pilot_seeds"]), f"{c['delta']:+.1f}", f"{c['sd']:.2f}",
+                      *(str(n) if n is not None else "beyond reach" for n in (c["seeds"],)), f"{c['sd_upper']:.2f}",
+                      str(c["seeds_upper"]) if c["seeds_upper"] is not None else "beyond reach")
+    console.print(table)
+    if p["seeds_needed"] is None:
+        console.print(f"Some comparison cannot detect {p['effect']:g} points with any affordable number of seeds.")
+        return
+    console.print(
+        f"{p['seeds_needed']} seeds detect {p['effect']:g} points in every comparison of the family (no comparison "
+        f"can be significant with fewer than {p['floor']}); the study has {p['study_seeds']}. At about "
+        f"{format_seconds(p['per_seed_s'])} per seed here, {p['seeds_needed']} seeds cost about "
+        f"{format_seconds(p['needed_s'])}. The spreads are read from the pilot's seeds; if they are as large as "
+        f"their 80% upper bounds, {p['seeds_needed_upper'] or 'more than 10,000'} seeds are needed.")
 
 
 def results_command(

@@ -352,3 +352,52 @@ def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
     finetune = full.model_copy(update={"method": "finetune"})
     assert default_costs(finetune)[1] == pytest.approx(
         train_restricted * get_method("finetune").cost.step_s / get_method("prompt").cost.step_s)
+
+
+def _pilot_csv(path, diffs_by_seed: dict[int, list[float]]) -> None:
+    """lora − finetune per seed and language (de, sw), as the rows an export has."""
+    rows = []
+    for seed, diffs in diffs_by_seed.items():
+        for lang, d in zip(("de", "sw"), diffs):
+            for method, score in (("finetune", 0.40), ("lora", 0.40 + d)):
+                rows.append({"cell": f"{method}-{seed}", "status": "done", "task": "nli", "model": "tiny-model",
+                             "method": method, "train": "xnli:en:dev", "source_language": "en", "k": 16, "seed": seed,
+                             "eval_set": f"xnli:{lang}:test", "language": lang, "score": score})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_plan_detect_sizes_the_seeds_from_the_pilot_spread(tmp_path, make_study, capsys):
+    from scipy import stats
+
+    pilot = tmp_path / "pilot.csv"
+    # per-seed mean differences 1, 3, 5 points: sd 2 (the languages' differences average to them)
+    _pilot_csv(pilot, {1: [0.00, 0.02], 2: [0.02, 0.04], 3: [0.04, 0.06]})
+    args = ["plan", str(make_study()), "--store", str(tmp_path / "none.sqlite"), "--detect", "3", "--pilot", str(pilot)]
+    assert main([*args, "--json"]) == 0
+    power = json.loads(capsys.readouterr().out)["power"]
+    (c,) = power["comparisons"]
+    assert (c["comparison"], c["pilot_seeds"], power["family"]) == ("lora − finetune", 3, 1)
+    assert c["sd"] == pytest.approx(2.0) and c["delta"] == pytest.approx(3.0)
+    # n seeds detect 3 points when (t_0.975,n-1 + t_0.8,n-1) * 2 / sqrt(n) <= 3; n = 6 gives 2.96 (and 6 is
+    # the sign-flip test's floor at 0.05)
+    mde = lambda n: (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * 2 / n**0.5  # noqa: E731
+    assert mde(6) <= 3 and power["seeds_needed"] == 6 and power["floor"] == 6
+    upper = 2 * (2 / stats.chi2.ppf(0.2, 2)) ** 0.5
+    assert c["sd_upper"] == pytest.approx(upper)
+    assert power["seeds_needed_upper"] == next(n for n in range(6, 100)
+                                               if (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * upper / n**0.5 <= 3)
+    assert power["needed_s"] == pytest.approx(power["per_seed_s"] * 6, abs=0.5) and power["study_seeds"] == 2
+    assert main(args) == 0
+    assert "6 seeds detect 3 points in every comparison of the family" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pilot, message", [
+    ("missing.csv", "no pilot results to read a seed-level spread from: pass --pilot"),
+    ("one-seed.csv", "no comparison with 2 or more paired seeds"),
+])
+def test_plan_detect_without_a_usable_pilot_is_one_line(tmp_path, make_study, capsys, pilot, message):
+    _pilot_csv(tmp_path / "one-seed.csv", {1: [0.0, 0.02]})
+    assert main(["plan", str(make_study()), "--store", str(tmp_path / "none.sqlite"), "--detect", "3",
+                 "--pilot", str(tmp_path / pilot)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
