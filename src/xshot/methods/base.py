@@ -35,6 +35,20 @@ def option(default: Any, help: str, *, choices: tuple | None = None, minimum: fl
     return dataclasses.field(default=default, metadata=metadata)
 
 
+#: the options a training reads each time it starts (the optimiser's and the step count); every other option
+#: shapes the model when it is built, so a search over one would train every candidate with the same model
+SEARCHABLE_OPTIONS = ("learning_rate", "batch_size", "max_steps", "warmup_ratio", "weight_decay", "max_grad_norm",
+                      "grad_accumulation")
+
+
+def unsearchable_error(name: str) -> str:
+    """Why ``search:`` refuses an option that shapes the model (empty for one it can search)."""
+    if name in SEARCHABLE_OPTIONS:
+        return ""
+    return (f"search: {name} is fixed when the model is built, so every candidate would train the same model; "
+            f"search only the training options ({', '.join(SEARCHABLE_OPTIONS)}) or run one setting per value")
+
+
 @dataclass
 class MethodConfig:
     """Optimisation defaults shared by all methods; each method overrides what the literature says."""

@@ -404,6 +404,7 @@ def _check(study: Study, lines: dict[Path_, int], path: str) -> None:
 def _check_method_options(study: Study, fail) -> None:
     """Every method's options, merged as the grid merges them, resolve into its config (before any cell runs)."""
     from xshot.methods import get_method
+    from xshot.methods.base import unsearchable_error
 
     layers = [("defaults",), *[("settings", i) for i in range(len(study.settings))]]
     owners = [study.defaults, *study.settings]
@@ -413,6 +414,8 @@ def _check_method_options(study: Study, fail) -> None:
             if isinstance(owner, SettingSpec) and owner.methods is not None and m.name not in owner.methods:
                 continue
             for name, values in (owner.search or {}).items():  # every searched value must be a valid option
+                if error := unsearchable_error(name):
+                    fail(f"method {m.name!r}: {error}", loc + ("search", name))
                 if name in ("learning_rate", "batch_size", "max_steps") or not isinstance(values, list):
                     continue
                 for value in values:

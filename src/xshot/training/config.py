@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xshot.hardware import DEVICES, device_name_error
 from xshot.methods import method_names
+from xshot.methods.base import unsearchable_error
 
 
 class RunConfig(BaseModel):
@@ -71,6 +72,8 @@ class RunConfig(BaseModel):
         if self.selection != "none" and not self.search:
             raise ValueError(f"selection: {self.selection} needs a search space (search: {{learning_rate: [...]}})")
         for name, values in self.search.items():
+            if error := unsearchable_error(name):
+                raise ValueError(error)
             if not isinstance(values, list) or not values:
                 raise ValueError(f"search: {name} needs a non-empty list of values")
         if self.search and self.epochs is not None:

@@ -196,9 +196,10 @@ def test_cli_missing_study_file(tmp_path, capsys):
     ("{name: lora, options: {rank: -1}}", "method 'lora': option rank must be at least 1"),
     ("{name: lora, options: {freeze_embeddings: maybe}}", "method 'lora': option freeze_embeddings: expected true or false"),
     ("{name: lora, options: {template: x}}", "method 'lora': option template is for head=verbalizer; this run has head=linear"),
-    ("{name: lora, search: {rnk: [4, 8]}}", "method 'lora': search: unknown option(s) rnk"),
-    ("{name: lora, search: {rank: [4, -1]}}", "method 'lora': search: option rank must be at least 1"),
-    ("{name: lora, search: {rank: []}}", "method 'lora': search: rank needs a non-empty list of values"),
+    ("{name: lora, search: {rank: [4, 8]}}", "method 'lora': search: rank is fixed when the model is built"),
+    ("{name: dualcl, search: {alpha: [0.0, 1.0]}}", "method 'dualcl': search: alpha is fixed when the model is built"),
+    ("{name: lora, search: {warmup_ratio: [0.1, 2.0]}}", "method 'lora': search: option warmup_ratio must be at most 1"),
+    ("{name: lora, search: {weight_decay: []}}", "method 'lora': search: weight_decay needs a non-empty list of values"),
     ("{name: lora, selection: none}", "method 'lora': search needs selection: cv or dev-k"),
 ])
 def test_bad_method_options_and_search_spaces_fail_at_load_with_file_and_line(make_study, entry, message):
@@ -225,14 +226,14 @@ task: nli
 models: [m]
 methods:
   - finetune
-  - {name: lora, search: {rank: [4, 8]}}
+  - {name: lora, search: {weight_decay: [0.0, 0.1]}}
 defaults: {selection: cv, search: {learning_rate: [1.0e-5, 1.0e-4]}}
 settings:
   - {name: s, train: "xnli:en:dev", k: [4], eval: ["xnli:de:test"]}
 """
     cells = {c.config.method: c.config for c in expand(load_study(make_study(text)))}
     assert cells["finetune"].search == {"learning_rate": [1e-5, 1e-4]} and cells["finetune"].selection == "cv"
-    assert cells["lora"].search == {"rank": [4, 8]}
+    assert cells["lora"].search == {"weight_decay": [0.0, 0.1]}
 
 
 def test_a_setting_may_name_its_own_models(make_study):

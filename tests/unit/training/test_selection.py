@@ -77,16 +77,25 @@ def test_candidate_configs_apply_each_point_and_check_it(tiny_encoder):
     from xshot.training.prepare import method_config
 
     config = RunConfig(task="nli", model=tiny_encoder, method="lora", train="jsonl:x", max_steps=7,
-                       search={"learning_rate": [1e-4, 1e-3], "rank": [4]}, selection="cv")
+                       search={"learning_rate": [1e-4, 1e-3], "warmup_ratio": [0.0]}, selection="cv")
     points = candidate_configs(config, method_config(config))
-    assert [(c.learning_rate, c.rank, c.max_steps) for _, c in points] == [(1e-4, 4, 7), (1e-3, 4, 7)]
-    bad = config.model_copy(update={"search": {"rnk": [4]}})
-    with pytest.raises(XshotError, match="unknown option"):
+    assert [(c.learning_rate, c.warmup_ratio, c.max_steps) for _, c in points] == [(1e-4, 0.0, 7), (1e-3, 0.0, 7)]
+    bad = config.model_copy(update={"search": {"weight_decay": [-1.0]}})
+    with pytest.raises(XshotError, match="weight_decay must be at least 0"):
         candidate_configs(bad, method_config(config))
     with pytest.raises(ValueError, match="needs selection"):
-        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"rank": [4]})
+        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"learning_rate": [1e-4]})
     with pytest.raises(ValueError, match="non-empty list"):
-        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"rank": []}, selection="cv")
+        RunConfig(task="nli", model="m", method="lora", train="jsonl:x", search={"learning_rate": []}, selection="cv")
+
+
+@pytest.mark.parametrize("method, option", [("lora", "rank"), ("dualcl", "alpha"), ("dualcl", "temperature"),
+                                            ("finetune", "dropout"), ("prompt", "template")])
+def test_an_option_fixed_when_the_model_is_built_cannot_be_searched(method, option):
+    """A candidate trains the model built with the run's options: searching one that shapes the model was a
+    silent no-op (identical fold scores, a "chosen" value never used), so it is refused before any work."""
+    with pytest.raises(ValueError, match=f"search: {option} is fixed when the model is built"):
+        RunConfig(task="nli", model="m", method=method, train="jsonl:x", search={option: [1, 2]}, selection="cv")
 
 
 def _write(path, examples):
