@@ -163,3 +163,27 @@ def test_variants_train_on_ner_and_decoders(request, options):
         loss = model.loss(model.collate(model.encode(NER)))
         loss.backward()
         assert torch.isfinite(loss) and any(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("loss", ["dual", "ce", "scl"])
+def test_every_loss_tags_ner_with_one_scheme(tiny_encoder, loss):
+    """loss=dual tagged IO and ce/scl BIO, so comparing the losses compared tag schemes too."""
+    from xshot.backbone import load_backbone
+    from xshot.methods import get_method
+
+    spec = get_method("dualcl")
+    model = spec.build(load_backbone(tiny_encoder, want_lm_head=False), "ner", ("PER", "LOC"),
+                       spec.config_class.resolve({"loss": loss}), max_length=64)
+    assert model.labels.scheme == "io" and model.labels.classes == ("O", "PER", "LOC")
+    if loss != "dual":
+        bio = spec.build(load_backbone(tiny_encoder, want_lm_head=False), "ner", ("PER", "LOC"),
+                         spec.config_class.resolve({"loss": loss, "ner_tags": "bio"}), max_length=64)
+        assert bio.labels.classes == ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+
+
+def test_the_dual_loss_refuses_bio_tags():
+    from xshot.errors import XshotError
+    from xshot.methods import get_method
+
+    with pytest.raises(XshotError, match="option ner_tags bio is for loss ce or scl"):
+        get_method("dualcl").config_class.resolve({"ner_tags": "bio"})

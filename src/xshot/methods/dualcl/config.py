@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from xshot.errors import XshotError
 from xshot.methods.base import MethodConfig, option
 
 
@@ -26,5 +27,16 @@ class DualCLConfig(MethodConfig):
                                   choices=("sequential", "shared"))
     # "dot" = z . theta as in the paper; "cosine" = cos(z, theta) / temperature, which decoders need (their
     # final hidden states have norms near 100, so dot products reach ~10^4)
+    # NER: one tag scheme for all three losses, so that comparing them compares losses only. The dual loss
+    # needs one label name per class, i.e. one per entity type (IO); the baselines default to IO as well and
+    # may tag BIO (the finetune method's scheme) when asked
+    ner_tags: str = option("io", "NER: the tag scheme of every loss: io (one class per entity type, what the dual "
+                                 "loss's label names need) or bio (ce and scl only)", choices=("io", "bio"))
     similarity: str = option("auto", "classifier logits: dot (the paper), cosine, or auto (dot on encoders, "
                                      "cosine on decoders)", choices=("auto", "dot", "cosine"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.loss == "dual" and self.ner_tags != "io":
+            raise XshotError("option ner_tags bio is for loss ce or scl: the dual loss classifies with one label "
+                             "name per entity type (io)")

@@ -13,7 +13,9 @@ regularisation.
 runs them: no label names, a linear head on the first token, cross-entropy alone or with the supervised
 contrastive term of Gunel et al. (2021) on the features, weighted by alpha at temperature tau (the reference
 uses the same alpha and tau as for DualCL). Its linear head has dropout 0.5; xshot's keeps the ``dropout``
-option (0.1). ``label_positions: shared`` reproduces the reference's position ids (the first token and
+option (0.1). On NER every loss tags IO by default (one class per entity type: the dual loss needs one label
+name per class), so that ``loss`` changes the loss only; ``ner_tags: bio`` gives the baselines BIO tags, as
+``finetune`` has. ``label_positions: shared`` reproduces the reference's position ids (the first token and
 every label at 0, the text from 1).
 """
 
@@ -145,6 +147,7 @@ class ContrastiveBaselineModel(FinetuneModel):
 
 def build(backbone: Backbone, task: str, entity_types: tuple[str, ...], config: DualCLConfig,
           *, max_length: int, source_language: str | None = None) -> XshotModel:
+    labels = LabelSpace.for_task(task, entity_types, config.ner_tags)  # one scheme for every loss
     if config.loss != "dual":
-        return ContrastiveBaselineModel(backbone, LabelSpace.for_task(task, entity_types, "bio"), config, max_length)
-    return DualCLModel(backbone, LabelSpace.for_task(task, entity_types, "io"), config, max_length)
+        return ContrastiveBaselineModel(backbone, labels, config, max_length)
+    return DualCLModel(backbone, labels, config, max_length)
