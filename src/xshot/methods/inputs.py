@@ -110,8 +110,9 @@ class InputFormat:
         return self.backbone.framing.prefix + self._demonstration_ids(len(self.demonstrations))
 
     def _render(self, ex: NLIExample) -> str:
-        mask = self.backbone.tokenizer.mask_token or ""
-        return self.template.format(premise=ex.premise, hypothesis=ex.hypothesis, mask=mask)
+        tok = self.backbone.tokenizer
+        return self.template.format(premise=_plain(ex.premise, tok), hypothesis=_plain(ex.hypothesis, tok),
+                                    mask=tok.mask_token or "")
 
     def _fit(self, seq: list[int]) -> list[int]:
         """Shorten an over-long input without losing its answer slot: the premise end is cut first."""
@@ -183,3 +184,14 @@ class InputFormat:
 
 def _nli_label(ex: NLIExample, classes: tuple[str, ...]) -> list[int] | None:
     return None if ex.label is None else [classes.index(ex.label)]
+
+
+def _plain(text: str, tokenizer) -> str:
+    """Text with the tokenizer's special-token strings broken up (``[MASK]`` becomes ``[ MASK]``), so that no
+    example text turns into a special token and the template's ``{mask}`` is the only answer slot (calibration's
+    content-free input "[MASK]" became a second mask token on BERT-style tokenizers, and the first one, in the
+    premise, was read as the slot)."""
+    for special in tokenizer.all_special_tokens:
+        if len(special) > 1 and special in text:
+            text = text.replace(special, f"{special[0]} {special[1:]}")
+    return text

@@ -309,3 +309,16 @@ def test_a_reloaded_icl_run_shows_the_same_demonstrations(tiny_decoder, tmp_path
     model.set_language(None)
     assert first.evaluations[f"jsonl:{data}"].notes[0] == model.evaluation_notes()[0]
     assert model.input_format.demonstrations
+
+
+def test_the_content_free_mask_input_cannot_take_the_answer_slot(tiny_encoder):
+    """On a BERT-style tokenizer the content-free "[MASK]" became a real mask token in the premise, and the
+    first mask (the premise's) was read as the answer slot: the text's special tokens are now broken up."""
+    model = make(tiny_encoder, "zero-shot", calibrate=True)
+    mask_id = model.backbone.tokenizer.mask_token_id
+    (cf,) = model.encode([NLIExample("[MASK]", "[MASK]", None)])
+    (real,) = model.encode([NLIExample("a man plays", "a man sleeps", None)])
+    assert cf.input_ids.count(mask_id) == 1 == real.input_ids.count(mask_id)
+    assert cf.positions == [cf.input_ids.index(mask_id)] and cf.positions[0] > 1  # after the premise, not in it
+    template_slot = model.input_format.template.index("{mask}")
+    assert template_slot > model.input_format.template.index("{premise}")
