@@ -57,7 +57,8 @@ def test_training_demonstrations_are_one_per_class_never_the_input_and_redrawn(r
     for _ in range(20):
         for i, f in enumerate(features):
             chosen = model.demos.draw(f.input_ids, model.demos._train_rng, None)
-            assert sorted(pool.classes[j] for j in chosen) == [0, 1, 2]  # one per class
+            # one per class, in the label list's order (the reference groups a set by label id)
+            assert [pool.classes[j] for j in chosen] == [0, 1, 2]
             assert i not in chosen  # never the input itself
             draws.add((i, tuple(chosen)))
     assert len(draws) > len(features)  # drawn afresh, not fixed per input
@@ -268,3 +269,11 @@ def test_entlm_trains_and_a_reloaded_model_keeps_its_searched_words(tiny_encoder
     again, _ = load_model(tmp_path / "model")
     assert again.label_words == model.label_words
     assert torch.equal(again.virtual, model.virtual.detach())
+
+
+def test_label_search_is_refused_with_the_demonstrations_it_would_not_score():
+    """The search cross-validated its candidates without the demonstrations the run then used."""
+    config = get_method("prompt").config_class
+    with pytest.raises(XshotError, match="label_words=search scores its candidates without demonstrations"):
+        config.resolve({"label_words": "search", "demonstrations": "random"})
+    assert config.resolve({"label_words": "search"}).searches_label_words

@@ -62,6 +62,12 @@ class PromptConfig(MethodConfig):
         if self.searches_label_words and self.verbalizer_language == "target":
             raise XshotError("option label_words=search chooses source-language words; it cannot be combined with "
                              "verbalizer_language=target")
+        if self.searches_label_words and self.demonstrations != "none":
+            # the search scores its candidates by cross-validation on the shots without demonstrations, so the
+            # words it chose would not be chosen for the inputs the run trains and scores
+            raise XshotError("option label_words=search scores its candidates without demonstrations; it cannot be "
+                             f"combined with demonstrations={self.demonstrations} (choose the words in a run without "
+                             "them and give them as label_words)")
 
     @property
     def uses_lm_head(self) -> bool:

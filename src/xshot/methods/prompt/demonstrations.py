@@ -3,8 +3,8 @@
 Each demonstration is a training shot in the template's own format with the answer slot filled by its
 label word. LM-BFF appends them after the input on masked LMs (``[CLS] input [SEP] demo [SEP] demo
 [SEP]``); on decoders the answer slot is the end of the text, so they go before it, after the BOS.
-Drawing follows the reference code (``src/dataset.py``): one shot per class in a random order, never
-the input itself while training, drawn afresh for every training batch; ``similar`` first keeps, per
+Drawing follows the reference code (``src/dataset.py``): one shot per class, placed in the order of the
+label list (the reference groups a set's demonstrations by label id), never the input itself while training, drawn afresh for every training batch; ``similar`` first keeps, per
 class, the share ``demo_filter_rate`` (LM-BFF: half) of the shots most similar to the input by cosine
 of sentence embeddings, then draws among them. At test time each input gets ``demo_sets`` sets, drawn
 from a generator seeded by the run's seed and the input's own tokens (so an input's sets do not depend
@@ -113,7 +113,7 @@ class Demonstrations:
         return torch.stack([self._embedded[tuple(q)] for q in queries])
 
     def draw(self, query: list[int], rng: random.Random, embedding: torch.Tensor | None) -> list[int]:
-        """One pool index per class, in a random order; never the query itself."""
+        """One pool index per class, in the order of the classes (as the reference); never the query itself."""
         pool = self.pool
         own = pool.own.get(tuple(query), set()) if self.training else set()
         members: dict[int, list[int]] = {}
@@ -125,9 +125,7 @@ class Demonstrations:
             for c, idx in members.items():
                 idx.sort(key=lambda i: -sims[i])
                 members[c] = idx[: max(1, int(len(idx) * self.filter_rate))]
-        chosen = [rng.choice(members[c]) for c in sorted(members)]
-        rng.shuffle(chosen)
-        return chosen
+        return [rng.choice(members[c]) for c in sorted(members)]
 
     def rows(self, features: list[Feature]) -> tuple[list[Feature], int]:
         """Each input with its demonstrations: one row per input while training, ``sets`` rows at test time."""
