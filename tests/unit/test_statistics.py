@@ -120,12 +120,13 @@ def test_welch_unpaired():
     assert t.p == pytest.approx(stats.ttest_ind([1, 2, 3], [4, 5, 6, 7], equal_var=False).pvalue)
 
 
-def test_two_level_bootstrap_without_item_noise_is_the_seed_bootstrap():
-    d = np.array([[1.0, 3.0], [2.0, 4.0], [3.0, 5.0]])  # seed means 2, 3, 4
-    i = two_level_bootstrap(d, np.array([0.0, 0.0]), n_resamples=20_000)
-    assert 2.0 <= i.low < 2.8 and 3.2 < i.high <= 4.0  # within the range of the seed means
-    wide = two_level_bootstrap(d, np.array([2.0, 2.0]), n_resamples=20_000)
-    corr = two_level_bootstrap(d, np.array([2.0, 2.0]), correlated=True, n_resamples=20_000)
+def test_two_level_bootstrap_without_item_noise_is_the_t_interval():
+    d = np.array([[1.0, 3.0], [2.0, 4.0], [3.0, 5.0]])  # seed means 2, 3, 4: sd 1
+    i = two_level_bootstrap(d, np.array([0.0, 0.0]), n_resamples=200_000)
+    t = t_interval([2.0, 3.0, 4.0])
+    assert (i.low, i.high) == pytest.approx((t.low, t.high), abs=0.05)
+    wide = two_level_bootstrap(d, np.array([2.0, 2.0]), n_resamples=200_000)
+    corr = two_level_bootstrap(d, np.array([2.0, 2.0]), correlated=True, n_resamples=200_000)
     assert wide.low < i.low and wide.high > i.high
     # fully correlated items: the item part has sd 2 instead of 2/sqrt(2)
     assert corr.high - corr.low > wide.high - wide.low

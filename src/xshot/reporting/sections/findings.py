@@ -278,7 +278,7 @@ def family_note(tables: list[tuple[Group, list[Comparison]]]) -> Paragraph:
         "each seed's A − B averaged over the target languages both methods have, ×100 (a seed is one draw of the "
         "shots, the initial weights and the data order; its languages share one trained model, so they are not "
         "independent replicates). 95% CI (seeds): t-interval over the seeds. 95% CI (seeds + items): two-level "
-        "bootstrap, seeds resampled, then each language's test items (from each evaluation's recorded bootstrap "
+        "parametric bootstrap, the seed level from the t distribution of the per-seed mean, then each language's test items (from each evaluation's recorded bootstrap "
         "interval, the two methods' item noise taken as independent, and fully correlated across languages for "
         "translated test sets such as XNLI; conservative). p: exact two-sided sign-flip test over the paired seeds "
         "(Welch's t-test where the two methods share no seed); Holm p: adjusted across the whole family; smallest "
