@@ -20,7 +20,7 @@ its **per-seed differences** (for a study's overall finding: each seed's mean ov
   it: conservative), and across languages as independent unless the test sets are translations of one
   another (XNLI, AmericasNLI), where it is fully correlated (conservative).
 - :func:`holm`: Holm's step-down adjustment across a family of comparisons.
-- :func:`minimum_detectable_effect`, :func:`seeds_needed`, :func:`seeds_to_reach`: what a design can
+- :func:`minimum_detectable_effect`, :func:`seeds_needed`, :func:`seeds_to_reach`, :func:`sd_upper_bound`: what a design can
   detect, from the seed-level spread, at the family's Bonferroni level ``α / m`` (Holm's first step).
 
 ``benchmarks/inference_simulation.py`` checks these by simulation (false-positive rate under a null with
@@ -250,6 +250,13 @@ def seeds_needed(sd: float, effect: float, alpha: float = ALPHA, power: float = 
             return n
         n += 1
     return None
+
+
+def sd_upper_bound(sd: float, n: int, confidence: float = 0.8) -> float:
+    """One-sided upper confidence bound of a standard deviation read from ``n`` values (chi-square)."""
+    from scipy import stats
+
+    return float(sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - confidence, n - 1)))
 
 
 # --------------------------------------------------------------------------- correlation

@@ -201,8 +201,7 @@ def _power(study, cells, plan: dict, effect: float, pilot: Path) -> dict:
     seeds_now = max(1, len({c.config.seed for c in cells}))
     per_seed_s = plan["estimate"]["total_s"] / seeds_now
     return {**asdict(power), "pilot": str(pilot), "seeds_needed": power.seeds, "seeds_needed_upper": power.seeds_upper,
-            "floor": power.floor,
-            "study_seeds": seeds_now, "per_seed_s": round(per_seed_s, 1),
+            "floor": power.floor, "study_seeds": seeds_now, "per_seed_s": round(per_seed_s, 1),
             "needed_s": None if power.seeds is None else round(per_seed_s * power.seeds, 1)}
 
 
@@ -216,10 +215,12 @@ def _print_power(console, p: dict) -> None:
     for col in ("comparison", "table", "pilot seeds", "pilot Δ", "sd per seed", "seeds needed", "sd 80% upper",
                 "seeds needed (upper)"):
         table.add_column(col, justify="left" if col in ("comparison", "table") else "right")
+    def seeds(n: int | None) -> str:
+        return "beyond reach" if n is None else str(n)
+
     for c in p["comparisons"]:
         table.add_row(c["comparison"], c["table"], str(c["pilot_seeds"]), f"{c['delta']:+.1f}", f"{c['sd']:.2f}",
-                      *(str(n) if n is not None else "beyond reach" for n in (c["seeds"],)), f"{c['sd_upper']:.2f}",
-                      str(c["seeds_upper"]) if c["seeds_upper"] is not None else "beyond reach")
+                      seeds(c["seeds"]), f"{c['sd_upper']:.2f}", seeds(c["seeds_upper"]))
     console.print(table)
     if p["seeds_needed"] is None:
         console.print(f"Some comparison cannot detect {p['effect']:g} points with any affordable number of seeds.")

@@ -18,7 +18,7 @@ from xshot.reporting.frame import group_results, load_results, prepare
 from xshot.reporting.languages import high_resource_set
 from xshot.reporting.sections import ReportContext
 from xshot.reporting.sections.findings import study_findings
-from xshot.statistics import ALPHA, POWER, seeds_needed, seeds_to_reach
+from xshot.statistics import ALPHA, POWER, sd_upper_bound, seeds_needed, seeds_to_reach
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,6 @@ class PowerPlan:
     def floor(self) -> int:
         """Seeds below which no comparison of the family can be significant, whatever the data."""
         return seeds_to_reach(self.alpha / self.family)
-
-
-def sd_upper_bound(sd: float, n: int, confidence: float = 0.8) -> float:
-    """One-sided upper confidence bound of a standard deviation read from ``n`` values (chi-square)."""
-    from scipy import stats
-
-    return float(sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - confidence, n - 1)))
 
 
 def power_plan(pilot: str | Path, effect: float, comparisons: list[tuple[str, str]] | None = None,

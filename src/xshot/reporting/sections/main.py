@@ -12,7 +12,6 @@ from xshot.reporting.sections import ReportContext, finish
 from xshot.statistics import ALPHA, seeds_to_reach, sign_flip_test, smallest_sign_flip_p, summarize
 
 
-
 def _compare_leaders(col_scores: dict[str, dict[float, float]], means: dict[str, float]):
     """(leaders, runner-up, SeedTest | None) for one column of a main table: the leader's lead tested over the
     seeds both have (the per-seed differences, :func:`xshot.statistics.sign_flip_test`)."""
