@@ -42,7 +42,7 @@ Z_95 = 1.959963984540054
 OPTIONAL_COLUMNS = (
     "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
     "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
-    "precision", "threads", "processor",
+    "precision", "threads", "processor", "study_sha256", "created_at", "config",
 )  # fmt: skip
 
 
@@ -81,8 +81,22 @@ def load_study(study: Any) -> tuple[str | None, Any]:
     return str(study), None
 
 
-def plan_note(spec: Any, d: pd.DataFrame) -> Paragraph | None:
-    """How much of the study's grid the results cover (None when the grid cannot be expanded)."""
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a study's grid the results hold."""
+
+    cells: int
+    done: int
+    failed: int
+    extra: int  # cells in the results that the current grid does not have (an edited study, or --model)
+
+    @property
+    def pending(self) -> int:
+        return self.cells - self.done - self.failed
+
+
+def coverage(spec: Any, d: pd.DataFrame) -> Coverage | None:
+    """The study grid's cells found done / failed in ``d`` (None when the grid cannot be expanded)."""
     try:
         from xshot.studies.grid import expand
 
@@ -95,14 +109,19 @@ def plan_note(spec: Any, d: pd.DataFrame) -> Paragraph | None:
     keys = {c.key: c.stored_keys() for c in cells}
     found = {k: next((status[x] for x in variants if x in status.index), None) for k, variants in keys.items()}
     planned = {x for variants in keys.values() for x in variants}
-    done = sum(v == "done" for v in found.values())
-    failed = sum(v == "failed" for v in found.values())
-    pending = len(cells) - done - failed
-    extra = len(set(status.index) - planned)
-    text = f"Study plan: {len(cells)} cell(s); {done} done, {failed} failed, {pending} not in the results yet."
-    if extra:
-        text += f" {extra} cell(s) in the results are not in the current plan (an edited study, or --model)."
-    return Paragraph(text, note=pending > 0 or extra > 0)
+    return Coverage(len(cells), sum(v == "done" for v in found.values()), sum(v == "failed" for v in found.values()),
+                    len(set(status.index) - planned))
+
+
+def plan_note(spec: Any, d: pd.DataFrame) -> Paragraph | None:
+    """How much of the study's grid the results cover (None when the grid cannot be expanded)."""
+    c = coverage(spec, d)
+    if c is None:
+        return None
+    text = f"Study plan: {c.cells} cell(s); {c.done} done, {c.failed} failed, {c.pending} not in the results yet."
+    if c.extra:
+        text += f" {c.extra} cell(s) in the results are not in the current plan (an edited study, or --model)."
+    return Paragraph(text, note=c.pending > 0 or c.extra > 0)
 
 
 def _text(col: pd.Series) -> pd.Series:

@@ -17,6 +17,7 @@ import pandas as pd
 from xshot.errors import XshotError
 from xshot.io import atomic_open
 from xshot.reporting import figures as figs
+from xshot.reporting import preregistration
 from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
 from xshot.reporting.frame import group_results, load_study, method_order, plan_note, prepare
@@ -80,6 +81,7 @@ def build_report(
             + "). Scores are the primary metric (accuracy for NLI, F1 for NER) ×100."
         )
     )
+    doc.intro += preregistration.paragraphs(spec, preregistration.check(spec, d))
     plan = plan_note(spec, d) if spec is not None else None
     if plan is not None:
         doc.intro.append(plan)

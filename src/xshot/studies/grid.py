@@ -29,6 +29,7 @@ class Cell:
     index: int = 0
     language: str | None = None  # the target language of a per-language setting
     legacy_key: str | None = None
+    study_sha256: str | None = None  # of the study file the cell was expanded from (recorded with its rows)
 
     @property
     def key(self) -> str:
@@ -156,5 +157,5 @@ def expand(study: Study, models: list[str] | None = None, resolve_precision: boo
                                     continue
                                 seen.add(key)
                                 cells.append(Cell(config, study.name, s.name, len(cells), lang,
-                                                  legacy if legacy != key else None))
+                                                  legacy if legacy != key else None, study.sha256))
     return cells

@@ -36,6 +36,7 @@ Overrides apply in the order ``defaults`` < setting < method (``options`` dicts 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -168,6 +169,30 @@ class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
         return value
 
 
+class Preregistration(BaseModel):
+    """What a study declares before it runs, so that its report can say whether the analysis is that one.
+
+    The Holm family is the study's ``comparisons`` (required here), at xshot's α = 0.05, and the seeds are the
+    study's ``seeds``;
+    ``xshot run`` records the study file's SHA-256 with every cell, and the report compares the first cell's
+    with the file it is given.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question the study answers, in one sentence")
+    primary_metric: dict[Literal["nli", "ner"], Literal["accuracy", "f1"]] = Field(
+        default_factory=lambda: {"nli": "accuracy", "ner": "f1"},
+        description="Each task's primary metric (accuracy for NLI, entity-level micro F1 for NER by default)")
+    detect: float = Field(gt=0, description="The effect, in points, the seeds were sized to detect (xshot plan --detect)")
+    power: float = Field(default=0.8, gt=0, lt=1, description="The power the seeds were sized for")
+    hyperparameters: Literal["cross-validation", "fixed-from-pilot", "fixed-from-literature"] = Field(
+        description="How hyperparameters were chosen: in each cell on its shots, once on pilot seeds' shots "
+                    "disjoint from the study's seeds, or the literature's values; never on test scores")
+    hyperparameters_note: str = Field(default="", description="Where the fixed values come from")
+    stopping: str = Field(min_length=1, description="When the study stops (e.g. every cell of the grid, no peeking)")
+
+
 class Study(BaseModel):
     """A validated study file."""
 
@@ -191,10 +216,13 @@ class Study(BaseModel):
         default=None, description="[A, B] pairs that the report's findings test as A − B: two methods (in every "
                                   "table that has both) or two settings (each method they share, per model and K); "
                                   "default: DualCL against each prompting method, each method against finetune")
+    preregistration: Optional[Preregistration] = Field(
+        default=None, description="The question, metric, family, protocol and stopping rule declared before running")
 
     #: where the study was loaded from (not part of the file)
     _source: Optional[str] = PrivateAttr(default=None)
     _lines: dict = PrivateAttr(default_factory=dict)  # YAML location -> line, for errors found later
+    _sha256: Optional[str] = PrivateAttr(default=None)  # of the file's text, recorded with every cell
 
     _lists = field_validator("models", "seeds", "k", "languages", "eval", mode="before")(_as_list)
 
@@ -244,6 +272,11 @@ class Study(BaseModel):
     @property
     def source(self) -> str | None:
         return self._source
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of the study file's text (None for a study not read from text)."""
+        return self._sha256
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
         """The file line of a location such as ``("methods", 2)`` (None for a study not read from text)."""
@@ -322,6 +355,7 @@ def parse_study(text: str, path: str | Path = "<study>") -> tuple[Study, dict[Pa
         raise XshotError(_format_error(first) + more, path, line_of(lines, tuple(first.get("loc", ())))) from None
     study._source = path
     study._lines = lines
+    study._sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     _check(study, lines, path)
     return study, lines
 
@@ -398,6 +432,9 @@ def _check(study: Study, lines: dict[Path_, int], path: str) -> None:
                     fail(f"settings[{i}] ({s.name}): method {m!r} is not in the study's methods", at + ("methods", j))
         if s.seeds == []:
             fail(f"settings[{i}] ({s.name}): seeds is an empty list", at + ("seeds",))
+    if study.preregistration is not None and not study.comparisons:
+        fail("a pre-registered study names its comparisons (comparisons: [[A, B], ...]): they are its Holm family",
+             ("preregistration",))
     _check_method_options(study, fail)
 
 

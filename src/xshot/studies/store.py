@@ -35,6 +35,7 @@ COLUMNS: dict[str, str] = {
     "cell": "TEXT NOT NULL",
     "eval_set": "TEXT NOT NULL",
     "study": "TEXT",
+    "study_sha256": "TEXT",  # the study file's SHA-256 when the cell ran (pre-registration)
     "setting": "TEXT",
     "status": "TEXT NOT NULL CHECK (status IN ('done', 'failed'))",
     "error": "TEXT",
@@ -86,7 +87,7 @@ FRAME_COLUMNS = [
 FRAME_TAIL = [
     "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
     "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "precision", "threads", "processor", "traceback", "choose_s", "choices", "train_flops",
+    "precision", "threads", "processor", "traceback", "choose_s", "choices", "train_flops", "study_sha256",
 ]
 _INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
 
@@ -119,6 +120,7 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
     base: dict[str, Any] = {
         "cell": cell.key,
         "study": cell.study,
+        "study_sha256": cell.study_sha256,
         "setting": cell.setting,
         "task": cfg.task,
         "model": cfg.model,
