@@ -197,12 +197,25 @@ def _power(study, cells, plan: dict, effect: float, pilot: Path) -> dict:
                          "(e.g. a committed results CSV of a smaller run of this study)", path=pilot)
     methods = list(dict.fromkeys(m.name for m in study.methods))
     comparisons = [tuple(c) for c in study.comparisons] if study.comparisons else None
-    power = power_plan(pilot, effect, comparisons, methods)
     seeds_now = max(1, len({c.config.seed for c in cells}))
+    power = power_plan(pilot, effect, comparisons, methods, family=study_family(cells, comparisons),
+                       study_seeds=seeds_now)
     per_seed_s = plan["estimate"]["total_s"] / seeds_now
     return {**asdict(power), "pilot": str(pilot), "seeds_needed": power.seeds, "seeds_needed_upper": power.seeds_upper,
             "floor": power.floor, "study_seeds": seeds_now, "per_seed_s": round(per_seed_s, 1),
             "needed_s": None if power.seeds is None else round(per_seed_s * power.seeds, 1)}
+
+
+def study_family(cells, comparisons: list[tuple[str, str]] | None) -> int | None:
+    """The size of the Holm family the study's report will test: each named method pair in each table (task,
+    model, setting, training set, K, target K) whose cells run both methods (None: the default pairs)."""
+    if comparisons is None:
+        return None
+    tables: dict[tuple, set[str]] = {}
+    for cell in cells:
+        c = cell.config
+        tables.setdefault((c.task, c.model, cell.setting, c.train, c.k, c.target_train, c.target_k), set()).add(c.method)
+    return sum(a in methods and b in methods for methods in tables.values() for a, b in comparisons) or None
 
 
 def _print_power(console, p: dict) -> None:
@@ -213,14 +226,15 @@ def _print_power(console, p: dict) -> None:
     table = Table(title=f"seeds to detect {p['effect']:g} points (80% power, Holm family of {p['family']}, "
                         f"level {p['alpha']:g}/{p['family']}), from {p['pilot']}")
     for col in ("comparison", "table", "pilot seeds", "pilot Δ", "sd per seed", "seeds needed", "sd 80% upper",
-                "seeds needed (upper)"):
+                "seeds needed (upper)", f"detectable with {p['study_seeds']} seeds"):
         table.add_column(col, justify="left" if col in ("comparison", "table") else "right")
     def seeds(n: int | None) -> str:
         return "beyond reach" if n is None else str(n)
 
     for c in p["comparisons"]:
         table.add_row(c["comparison"], c["table"], str(c["pilot_seeds"]), f"{c['delta']:+.1f}", f"{c['sd']:.2f}",
-                      seeds(c["seeds"]), f"{c['sd_upper']:.2f}", seeds(c["seeds_upper"]))
+                      seeds(c["seeds"]), f"{c['sd_upper']:.2f}", seeds(c["seeds_upper"]),
+                      "none (below the floor)" if c["detectable"] == float("inf") else f"{c['detectable']:.1f}")
     console.print(table)
     if p["seeds_needed"] is None:
         console.print(f"Some comparison cannot detect {p['effect']:g} points with any affordable number of seeds.")

@@ -18,7 +18,8 @@ from xshot.reporting.frame import group_results, load_results, prepare
 from xshot.reporting.languages import high_resource_set
 from xshot.reporting.sections import ReportContext
 from xshot.reporting.sections.findings import study_findings
-from xshot.statistics import ALPHA, POWER, sd_upper_bound, seeds_needed, seeds_to_reach
+from xshot.statistics import (ALPHA, POWER, minimum_detectable_effect, sd_upper_bound, seeds_needed,
+                              seeds_to_reach)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ComparisonPower:
     seeds: int | None  # needed for ``effect`` at the family's level; None: beyond reach
     sd_upper: float  # the one-sided 80% upper confidence bound of sd (a spread read from few seeds is uncertain)
     seeds_upper: int | None  # needed if the spread is that bound
+    detectable: float  # with the study's own seeds: the effect detected with 80% power at the family's level
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,11 @@ class PowerPlan:
 
 
 def power_plan(pilot: str | Path, effect: float, comparisons: list[tuple[str, str]] | None = None,
-               methods: list[str] | None = None) -> PowerPlan:
+               methods: list[str] | None = None, family: int | None = None, study_seeds: int = 0) -> PowerPlan:
     """The seeds to detect ``effect`` points, from the pilot results (a store or an exported CSV);
-    ``methods``: keep only these (the study's); fails with one line when the pilot cannot tell."""
+    ``methods``: keep only these (the study's); ``family``: the study's Holm family size when the pilot holds
+    fewer of its tables (default: the pilot's own); ``study_seeds``: the seeds the study has (for the effect
+    each comparison can detect with them); fails with one line when the pilot cannot tell."""
     if not effect > 0:
         raise XshotError(f"--detect must be a positive number of points, got {effect:g}")
     df = load_results(pilot)
@@ -72,11 +76,12 @@ def power_plan(pilot: str | Path, effect: float, comparisons: list[tuple[str, st
         done = done[done["method"].isin(methods)]
     ctx = ReportContext(done, done.iloc[0:0], group_results(done, high_resource_set()), {}, comparisons=comparisons)
     tables = study_findings(ctx)
-    family = sum(len(comps) for _, comps in tables)
+    family = family or sum(len(comps) for _, comps in tables)
     level = ALPHA / max(family, 1)
     rows = [ComparisonPower(f"{c.a} − {c.b}", g.title(), c.n, c.test.sd, c.delta,
                             seeds_needed(c.test.sd, effect, level, POWER), upper := sd_upper_bound(c.test.sd, c.n),
-                            seeds_needed(upper, effect, level, POWER))
+                            seeds_needed(upper, effect, level, POWER),
+                            minimum_detectable_effect(c.test.sd, study_seeds, level, POWER))
             for g, comps in tables for c in comps if c.test.paired and math.isfinite(c.test.sd)]
     if not rows:
         raise XshotError("the pilot results have no comparison with 2 or more paired seeds to read a seed-level "

@@ -101,7 +101,7 @@ def expand(study: Study, models: list[str] | None = None, resolve_precision: boo
         ks = setting_ks(study, s) or [None]
         target_ks = s.target_k if s.target_k is not None else [None]
         seeds = s.seeds if s.seeds else study.seeds
-        methods = [m for m in study.methods if s.methods is None or m.name in s.methods]
+        methods = [m for m in study.methods if s.runs(m.name)]
         setting_over = overrides_of(s)
 
         if LANG in s.train or (s.target_train and LANG in s.target_train):
@@ -126,7 +126,7 @@ def expand(study: Study, models: list[str] | None = None, resolve_precision: boo
                 for k in ks:
                     for target_k in target_ks:
                         for method in methods:
-                            fields = _merge(defaults, setting_over, overrides_of(method))
+                            fields = _merge(defaults, setting_over, overrides_of(method), s.method_overrides(method.name))
                             for seed in seeds:
                                 try:
                                     config = RunConfig(

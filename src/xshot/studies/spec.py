@@ -25,13 +25,15 @@ A study is a YAML mapping::
         eval: ["xnli:{lang}:test"]
       - name: decoder-prompting
         models: [gemma3-270m]                   # optional: this setting's own models
-        methods: [zero-shot, icl]               # optional: a subset of the study's methods
+        methods: [zero-shot, {name: icl, options: {demonstrations: 2}}]   # optional: a subset of the study's
+                                                # methods, each with this setting's own overrides
         train: xnli:en:dev
         k: [16]
         eval: ["xnli:{lang}:test"]
     comparisons: [[lora, finetune], [source-fewshot, target-fewshot]]   # the report's findings (optional)
 
-Overrides apply in the order ``defaults`` < setting < method (``options`` dicts are merged).
+Overrides apply in the order ``defaults`` < setting < method < the setting's entry for the method
+(``options`` dicts are merged).
 """
 
 from __future__ import annotations
@@ -140,6 +142,13 @@ class Resources(BaseModel):
     memory_gb: float | None = Field(default=None, gt=0)
 
 
+class SettingMethod(RunOverrides):  # type: ignore[misc, valid-type]
+    """One of the study's methods run in a setting, with overrides for this setting only (e.g. a learning rate
+    chosen for this setting's model); the study's method entry names the method and checks it exists."""
+
+    name: str
+
+
 class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
     """One train set (source few-shot, target few-shot or full data) and what it is evaluated on."""
 
@@ -151,12 +160,25 @@ class SettingSpec(RunOverrides):  # type: ignore[misc, valid-type]
     target_k: Optional[list[Optional[int]]] = None
     languages: Optional[list[str]] = None
     eval: Optional[list[str]] = None
-    methods: Optional[list[str]] = None
+    methods: Optional[list[SettingMethod]] = None  # a subset of the study's methods, each with its own overrides
     seeds: Optional[list[int]] = None
     models: Optional[list[str]] = None  # this setting's models instead of the study's (e.g. decoders for ICL)
 
-    _lists = field_validator("k", "target_k", "languages", "methods", "seeds", "eval", "models",
-                             mode="before")(_as_list)
+    _lists = field_validator("k", "target_k", "languages", "seeds", "eval", "models", mode="before")(_as_list)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _method_entries(cls, value: Any) -> Any:
+        value = _as_list(value)
+        return [{"name": m} if isinstance(m, str) else m for m in value] if isinstance(value, list) else value
+
+    def runs(self, method: str) -> bool:
+        """Whether this setting runs the study's method ``method``."""
+        return self.methods is None or any(m.name == method for m in self.methods)
+
+    def method_overrides(self, method: str) -> dict[str, Any]:
+        """This setting's own overrides for ``method`` (they come after the study's method entry)."""
+        return next((overrides_of(m) for m in self.methods or [] if m.name == method), {})
     _specs = field_validator("train", "target_train")(_check_spec)
     _eval_specs = field_validator("eval")(_check_specs)
 
@@ -426,10 +448,9 @@ def _check(study: Study, lines: dict[Path_, int], path: str) -> None:
                                              ("eval", evals)) if any(LANG in v for v in values)]
         if uses_lang and not langs:
             fail(f"settings[{i}] ({s.name}): '{LANG}' is used but no languages are given", at + (uses_lang[0],))
-        if s.methods is not None:
-            for j, m in enumerate(s.methods):
-                if m not in method_names:
-                    fail(f"settings[{i}] ({s.name}): method {m!r} is not in the study's methods", at + ("methods", j))
+        for j, m in enumerate(s.methods or []):
+            if m.name not in method_names:
+                fail(f"settings[{i}] ({s.name}): method {m.name!r} is not in the study's methods", at + ("methods", j))
         if s.seeds == []:
             fail(f"settings[{i}] ({s.name}): seeds is an empty list", at + ("seeds",))
     if study.preregistration is not None and not study.comparisons:
@@ -447,8 +468,10 @@ def _check_method_options(study: Study, fail) -> None:
     owners = [study.defaults, *study.settings]
     for i, m in enumerate(study.methods):
         config_class = get_method(m.name).config_class
-        for owner, loc in [*zip(owners, layers), (m, ("methods", i))]:
-            if isinstance(owner, SettingSpec) and owner.methods is not None and m.name not in owner.methods:
+        own = [(sm, ("settings", j, "methods", k)) for j, st in enumerate(study.settings)
+               for k, sm in enumerate(st.methods or []) if sm.name == m.name]
+        for owner, loc in [*zip(owners, layers), (m, ("methods", i)), *own]:
+            if isinstance(owner, SettingSpec) and not owner.runs(m.name):
                 continue
             for name, values in (owner.search or {}).items():  # every searched value must be a valid option
                 if error := unsearchable_error(name):

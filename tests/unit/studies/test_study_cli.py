@@ -401,3 +401,13 @@ def test_plan_detect_without_a_usable_pilot_is_one_line(tmp_path, make_study, ca
                  "--pilot", str(tmp_path / pilot)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_power_plans_family_is_the_studys_not_the_pilots(tmp_path, make_study):
+    from xshot.cli.study import study_family
+    from tests.unit.studies.study_fixtures import TINY
+
+    cells = expand(load_study(make_study(TINY)))
+    assert study_family(cells, [("lora", "finetune")]) == 2  # K = 4 and K = 16: two tables
+    assert study_family(cells, [("lora", "finetune"), ("lora", "icl")]) == 2  # no table runs icl
+    assert study_family(cells, None) is None

@@ -250,3 +250,27 @@ settings:
     assert [(c.setting, c.config.model, c.config.method) for c in expand(study)] == [
         ("enc", "enc", "finetune"), ("dec", "dec-a", "zero-shot"), ("dec", "dec-b", "zero-shot")]
     assert {c.config.model for c in expand(study, models=["other"])} == {"other"}  # --model replaces all
+
+
+def test_a_settings_own_method_entry_overrides_the_studys():
+    from xshot.studies.grid import expand
+    from xshot.studies.spec import parse_study
+    text = TINY.replace('''    k: [4, 16]''', '''    k: [4]
+    methods: [finetune, {name: lora, learning_rate: 3.0e-4, options: {lora_alpha: 2}}]
+    learning_rate: 1.0e-5''')
+    study, _ = parse_study(text, "s.yaml")
+    by_method = {c.config.method: c.config for c in expand(study)}
+    assert by_method["finetune"].learning_rate == 1.0e-5  # the setting's rate: the study's entry has none
+    assert by_method["lora"].learning_rate == 3.0e-4  # the setting's lora entry beats the study's 1e-3
+    assert by_method["lora"].options == {"rank": 4, "lora_alpha": 2}  # options merged
+
+
+def test_a_settings_method_entry_is_checked_with_its_line():
+    from xshot.studies.spec import parse_study
+    text = TINY.replace('''    k: [4, 16]''', '''    k: [4]
+    methods:
+      - finetune
+      - {name: lora, options: {rank: 0}}''')
+    with pytest.raises(XshotError) as err:
+        parse_study(text, "s.yaml")
+    assert "method 'lora'" in err.value.message and err.value.line == text.splitlines().index("      - {name: lora, options: {rank: 0}}") + 1
