@@ -26,7 +26,12 @@ def _options(pairs: list[str]) -> dict:
         if "=" not in pair:
             raise XshotError(f"--option {pair!r}: expected key=value")
         key, value = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise XshotError(f"--option {key.strip()}: {value!r} is not a YAML value ({problem}); a text with "
+                             f"braces or ': ' needs quotes inside the argument: -o '{key.strip()}=\"...\"'") from None
     return out
 
 

@@ -55,4 +55,7 @@ def template(kind: str, override: str | None = None, prompts_file: str | None = 
             raise XshotError(f"template {text!r} lacks the {slot} slot")
     if kind == "encoder" and "{mask}" not in text:
         raise XshotError(f"encoder template {text!r} lacks the {{mask}} answer slot")
+    if kind == "decoder" and "{mask}" in text:
+        raise XshotError(f"decoder template {text!r} has a {{mask}} slot: a decoder answers with the token after "
+                         "the template (remove {mask}; it would become the tokenizer's literal mask token)")
     return text

@@ -185,3 +185,12 @@ def test_export_refuses_methods_without_a_transformers_equivalent(tiny_encoder, 
     assert main(["export", str(run), "--out", str(tmp_path / "hf")]) == 2
     err = capsys.readouterr().err
     assert "only finetune on NLI" in err and "model/peft" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_unquoted_template_option_is_one_line_not_a_yaml_traceback(tmp_path, capsys):
+    code = main(["train", "--task", "nli", "--model", "m", "--method", "zero-shot", "--train", "xnli:en:dev",
+                 "-o", "template={premise}, right? {label}, {hypothesis}", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "--option template: '{premise}, right? {label}, {hypothesis}' is not a YAML value" in err
+    assert """-o 'template="..."'""" in err

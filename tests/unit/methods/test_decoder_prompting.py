@@ -95,9 +95,22 @@ def test_calibration_by_hand(tiny_decoder):
     for row, got in zip(scores, out):
         expected = [math.log(p) - math.log(q) for p, q in zip(softmax(row), p_cf)]
         assert got == pytest.approx(expected, abs=1e-4)
-    assert calibrated.evaluation_notes()[0].startswith("content-free label probabilities: entailment")
-    assert sum(float(x.split()[-1]) for x in calibrated.evaluation_notes()[0].split(":", 1)[1].split(",")) == \
-        pytest.approx(1, abs=2e-3)
+    words, content_free_note = calibrated.evaluation_notes()
+    assert words == plain.evaluation_notes()[0] and words.startswith("label words: entailment ")
+    assert content_free_note.startswith("content-free label probabilities: entailment")
+    assert sum(float(x.split()[-1]) for x in content_free_note.split(":", 1)[1].split(",")) == pytest.approx(1, abs=2e-3)
+
+
+def test_a_decoder_template_with_a_mask_slot_is_refused_before_the_weights_load(tiny_decoder, monkeypatch):
+    import xshot.backbone as backbone_module
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("weights were loaded")
+
+    monkeypatch.setattr(backbone_module, "_load_weights", no_weights)
+    for method in ("zero-shot", "icl", "prompt"):
+        with pytest.raises(XshotError, match="decoder template .* has a {mask} slot"):
+            make(tiny_decoder, method, template="{premise}? {mask}, {hypothesis}")
 
 
 def test_calibration_is_for_nli_only():

@@ -101,6 +101,14 @@ class PromptConfig(MethodConfig):
     def scores_whole_vocabulary(self, task: str) -> bool:
         return task == "ner" and self.ner_objective == "full"
 
+    def check_backbone(self, kind: str, has_lm_head: bool) -> None:
+        """A given template must suit the backbone's kind (encoders answer at {mask}, decoders at the end)."""
+        super().check_backbone(kind, has_lm_head)
+        if self.template is not None:
+            from xshot.methods.prompts import template
+
+            template(kind, self.template, self.prompts_file)
+
     def check_task(self, task: str) -> None:
         if self.lm_bff_demonstrations and task != "nli":
             raise XshotError("option demonstrations is for NLI (LM-BFF); NER prompts (EntLM) have no template")

@@ -52,10 +52,12 @@ class ZeroShotModel(PromptModel):
         return probs.mean(0).log()
 
     def evaluation_notes(self) -> list[str]:
+        """The prompt's notes (its label words), then the content-free probabilities when calibrated."""
         if self._content_free_logp is None:
-            return []
+            return super().evaluation_notes()
         p = self._content_free_logp.exp().tolist()
-        return ["content-free label probabilities: " + ", ".join(f"{c} {v:.3f}" for c, v in zip(self.labels.classes, p))]
+        return [*super().evaluation_notes(), "content-free label probabilities: "
+                + ", ".join(f"{c} {v:.3f}" for c, v in zip(self.labels.classes, p))]
 
 
 def build(backbone: Backbone, task: str, entity_types: tuple[str, ...], config: ZeroShotConfig,
