@@ -15,7 +15,7 @@ from xshot.errors import XshotError
 from xshot.methods import METHODS, get_method, method_names
 from xshot.registry import Registry
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+METHODS_DOC = Path(__file__).resolve().parents[2] / "docs" / "methods.md"
 
 
 def test_unknown_names_list_the_valid_ones_and_entries_load_lazily(tmp_path, monkeypatch):
@@ -40,8 +40,8 @@ def test_modules_register_under_their_names_with_dashes():
     assert reg._entries["soft-prompt"] == "pkg.soft_prompt:METHOD"
 
 
-def test_the_readme_method_table_lists_the_registered_methods_in_order():
-    text = README.read_text(encoding="utf-8")
+def test_the_methods_doc_table_lists_the_registered_methods_in_order():
+    text = METHODS_DOC.read_text(encoding="utf-8")
     table = text[text.index("| name | what |"):].split("\n\n")[0]
     assert re.findall(r"^\| `([a-z0-9-]+)` \|", table, flags=re.M) == list(method_names())
 
