@@ -124,6 +124,12 @@ def spec_language(spec: str | None) -> str | None:
         return None
 
 
+def spec_dataset(spec: str | None) -> str | None:
+    """The built-in dataset a spec names (``xnli`` of ``xnli:de:test``), None for files, the Hub or bad specs."""
+    known = builtin(spec) if spec else None
+    return parse_spec(spec).kind if known is not None else None
+
+
 def builtin(spec: str) -> Builtin | None:
     """The built-in dataset a spec names, if it names one (no file system access; bad specs give None)."""
     try:

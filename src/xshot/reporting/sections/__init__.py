@@ -41,5 +41,6 @@ def finish(section: Section, ctx: ReportContext) -> Section:
 
 
 SECTIONS: Registry[Callable[[ReportContext], Section]] = Registry("report section")
-SECTIONS.add_modules("xshot.reporting.sections", ("findings", "main", "curves", "low_resource", "transfer", "cost", "choices", "failures"),
+SECTIONS.add_modules("xshot.reporting.sections", ("findings", "main", "anchors", "curves", "low_resource", "transfer", "cost",
+                                                    "choices", "failures"),
                      "section")
