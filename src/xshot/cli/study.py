@@ -110,7 +110,8 @@ def run_command(
         )
     out.print(
         f"study {study.name}: {result.done} done, {result.failed} failed, {result.skipped} skipped "
-        f"(already done) in {result.elapsed_s:.1f}s -> {store_path}"
+        f"(already done)" + (f", {result.elsewhere} run by another process" if result.elsewhere else "")
+        + f" in {result.elapsed_s:.1f}s -> {store_path}"
     )
     if report is not None:
         from xshot.reporting import build_report, load_results

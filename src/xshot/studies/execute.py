@@ -15,6 +15,7 @@ import gc
 import importlib
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from xshot.registry import Registry
 from xshot.studies.grid import Cell
 from xshot.studies.spec import Resources
 from xshot.results import RunResult
-from xshot.studies.store import ResultsStore, driver_versions
+from xshot.studies.store import Claim, Owner, ResultsStore, driver_versions
 
 DEFAULT_RUNNER = "xshot.training.run:run"
 Runner = Union[str, Callable[..., Any], None]
@@ -142,6 +143,7 @@ class StudyResult:
     failed: int = 0
     elapsed_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (cell key, error)
+    elsewhere: int = 0  # recorded meanwhile by another process running the same store
 
     @property
     def ran(self) -> int:
@@ -160,6 +162,40 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@dataclass
+class Claims:
+    """This process's claims on a store's cells (see :mod:`xshot.studies.store`): taken before a cell runs,
+    renewed by a heartbeat thread (on its own connection) while cells run, released when the run stops."""
+
+    store: ResultsStore
+    owner: Owner = field(default_factory=Owner)
+    lease_s: float = 120.0
+    poll_s: float = 5.0  # how often to look again at cells other processes hold
+
+    def take(self, cell: Cell) -> Claim:
+        return self.store.claim(cell, self.owner, self.lease_s)
+
+    def release(self) -> None:
+        self.store.release(self.owner)
+
+    @contextlib.contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        stop = threading.Event()
+
+        def beat() -> None:
+            with ResultsStore(self.store.path, create=False) as own:
+                while not stop.wait(self.lease_s / 4):
+                    own.renew(self.owner, self.lease_s)
+
+        thread = threading.Thread(target=beat, name="xshot-claims", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 def pending_cells(cells: list[Cell], store: ResultsStore, resume: bool = True) -> tuple[list[Cell], int]:
@@ -230,6 +266,12 @@ class _Progress:
             self._progress.console.print(_summary_line(cell, outcome), highlight=False, soft_wrap=True)
             self._progress.advance(self._task)
 
+    def skip(self, cell: Cell) -> None:
+        if self._progress is not None:
+            self._progress.console.print(f"[dim]recorded by another process[/dim] {_describe(cell)}", highlight=False,
+                                         soft_wrap=True)
+            self._progress.advance(self._task)
+
 
 def run_study(
     cells: list[Cell],
@@ -247,6 +289,7 @@ def run_study(
     progress: bool = True,
     console: Any = None,
     on_cell: Callable[[Cell, dict[str, Any]], None] | None = None,
+    claims: Claims | None = None,
 ) -> StudyResult:
     """Run the cells not yet done in ``store`` and record each as it finishes.
 
@@ -254,6 +297,7 @@ def run_study(
     ``runs_dir``: when given, each cell's runner output goes to ``runs_dir/<cell key>``.
     ``data_root``: exported as ``XSHOT_DATA_ROOT`` to the runner (locally and on Ray workers).
     ``track_dir``: exported as ``XSHOT_TRACK_DIR``: the runner logs each cell there (TensorBoard).
+    ``claims``: how the local executor shares the store with other processes (default: a 120 s lease).
     """
     execute = EXECUTORS.get(executor)
     if runner is None or isinstance(runner, str):
@@ -280,10 +324,14 @@ def run_study(
     def out_dir(cell: Cell) -> str | None:
         return str(Path(runs_dir).resolve() / cell.key) if runs_dir is not None else None
 
+    def elsewhere(cell: Cell) -> None:
+        result.elsewhere += 1
+        bar.skip(cell)
+
     with _Progress(len(todo), progress, console) as bar:
         if todo:
             execute(todo, Execution(runner, env, out_dir, record, bar, resources or Resources(), ray_address,
-                                    ray_num_cpus))
+                                    ray_num_cpus, claims or Claims(store), elsewhere))
     result.elapsed_s = time.perf_counter() - start
     return result
 
@@ -300,23 +348,48 @@ class Execution:
     resources: Resources  # what one cell asks of Ray
     ray_address: str | None = None
     ray_num_cpus: int | None = None
+    claims: Claims | None = None  # the local executor's claims on the store's cells
+    elsewhere: Callable[[Cell], None] = lambda cell: None  # a cell another process recorded meanwhile
 
 
 def _run_local(todo: list[Cell], ex: Execution) -> None:
-    """In order, in this process; an unavailable model or dataset fails the later cells needing it at once."""
+    """In order, in this process, each cell claimed first (other processes on the store take the others);
+    cells another live process holds are looked at again until it records them or dies. An unavailable
+    model or dataset fails the later cells needing it at once."""
     broken: dict[str, str] = {}  # resource → the error of the cell that found it unavailable
-    with _environ(ex.env):
-        for cell in todo:
-            ex.bar.start(cell)
-            known = next((r for r in cell.config.resources() if r in broken), None)
-            if known is not None:  # pay for an unavailable model or dataset once, not per cell
-                outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
-            else:
-                outcome = execute_cell(ex.runner, cell.config, ex.out_dir(cell))
-                if outcome.get("unavailable"):
-                    broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
-            ex.record(cell, outcome)
-            ex.bar.finish(cell, outcome)
+    claims = ex.claims
+    assert claims is not None
+    remaining = list(todo)
+    with _environ(ex.env), claims.heartbeat():
+        try:
+            while remaining:
+                held = []
+                for cell in remaining:
+                    status = claims.take(cell)
+                    if status is Claim.TAKEN:
+                        _run_one(cell, ex, broken)
+                    elif status is Claim.RECORDED:
+                        ex.elsewhere(cell)
+                    else:
+                        held.append(cell)
+                remaining = held
+                if remaining:
+                    time.sleep(claims.poll_s)
+        finally:
+            claims.release()
+
+
+def _run_one(cell: Cell, ex: Execution, broken: dict[str, str]) -> None:
+    ex.bar.start(cell)
+    known = next((r for r in cell.config.resources() if r in broken), None)
+    if known is not None:  # pay for an unavailable model or dataset once, not per cell
+        outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
+    else:
+        outcome = execute_cell(ex.runner, cell.config, ex.out_dir(cell))
+        if outcome.get("unavailable"):
+            broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
+    ex.record(cell, outcome)
+    ex.bar.finish(cell, outcome)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,12 @@ A cell's rows are replaced in a single transaction, so a study killed at any mom
 included) leaves every cell either fully recorded or absent, never half-written. A cell that failed
 has exactly one row, with ``status = 'failed'``, its error and an empty ``eval_set``; rerunning a
 study retries it (the retry replaces that row).
+
+Several processes may run one study on one store: each **claims** a cell before running it (a row of the
+``claims`` table: owner, host, pid, lease expiry; taken in a write transaction, so two processes never hold
+one cell), renews its claim while the cell runs, and drops it in the transaction that records the cell. A
+claim is another process's while its lease runs and, on this host, its process lives: a claim of a killed
+process is taken over at once on the same host, after its lease elsewhere (a shared disk).
 """
 
 from __future__ import annotations
@@ -11,8 +17,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -28,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from xshot.studies.grid import Cell
 
 SCHEMA_VERSION = 1
+CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (cell TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
+                "pid INTEGER NOT NULL, expires REAL NOT NULL)")
 FAILED_EVAL_SET = ""  # the eval_set of a failed cell's single row
 
 # column name -> SQL type, in table order
@@ -77,6 +90,7 @@ COLUMNS: dict[str, str] = {
     "notes": "TEXT",  # JSON list
     "choices": "TEXT",  # JSON list of what the method chose from the shots (results.ShotChoice)
     "created_at": "TEXT",
+    "recorded_at": "REAL",  # time.time() when recorded (claims: recorded by another process since one started)
 }
 
 #: the DataFrame's leading columns (the report reads these names), then score_/ci_low_/ci_high_<metric>
@@ -90,6 +104,34 @@ FRAME_TAIL = [
     "precision", "threads", "processor", "traceback", "choose_s", "choices", "train_flops", "study_sha256",
 ]
 _INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
+
+
+class Claim(str, Enum):
+    """What :meth:`ResultsStore.claim` found."""
+
+    TAKEN = "taken"  # this process holds the cell now
+    HELD = "held"  # a live claim of another process
+    RECORDED = "recorded"  # recorded since this process started (by another one): nothing to run
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A process running cells of a store (``id`` is unique per process and run)."""
+
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    started: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _now() -> str:
@@ -134,6 +176,7 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         "config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
         "wall_s": _float(outcome.get("wall_s")),
         "created_at": _now(),
+        "recorded_at": time.time(),
     }
     if outcome.get("status") != "done":
         return [
@@ -220,6 +263,8 @@ class ResultsStore:
     def _init_schema(self, create: bool) -> None:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "results" in tables:
+            if "claims" not in tables:  # a store written before claims
+                self._db.execute(CLAIMS_TABLE)
             have = {r[1] for r in self._db.execute("PRAGMA table_info(results)")}
             missing = [c for c in COLUMNS if c not in have]
             for col in missing:  # forward-compatible: add columns a newer xshot knows
@@ -234,6 +279,7 @@ class ResultsStore:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS results (\n  {cols},\n  PRIMARY KEY (cell, eval_set)\n)")
             self._db.execute("CREATE INDEX IF NOT EXISTS results_study ON results (study)")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute(CLAIMS_TABLE)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -249,24 +295,63 @@ class ResultsStore:
         self.write_rows(cell.key, rows)
         return rows
 
-    def write_rows(self, cell_key: str, rows: Iterable[dict[str, Any]]) -> None:
-        rows = list(rows)
+    def _begin(self) -> None:
         for attempt in range(5):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                break
+                return
             except sqlite3.OperationalError:  # locked beyond busy_timeout by another writer
                 if attempt == 4:
                     raise
                 time.sleep(1.0 + attempt)
+
+    def write_rows(self, cell_key: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Replace the cell's rows and drop its claim, in one transaction."""
+        rows = list(rows)
+        self._begin()
         try:
             self._db.execute("DELETE FROM results WHERE cell = ?", (cell_key,))
             for row in rows:
                 self._insert_row(row)
+            self._db.execute("DELETE FROM claims WHERE cell = ?", (cell_key,))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    # ------------------------------------------------------------------ claims (several processes, one store)
+    def claim(self, cell: "Cell", owner: Owner, lease_s: float) -> Claim:
+        """Take ``cell`` for ``owner`` unless another live process holds it or has recorded it since
+        ``owner`` started (see the module docstring)."""
+        keys = cell.stored_keys()
+        marks = ", ".join("?" for _ in keys)
+        self._begin()
+        try:
+            recorded = self._db.execute(f"SELECT 1 FROM results WHERE cell IN ({marks}) AND recorded_at >= ? LIMIT 1",
+                                        (*keys, owner.started)).fetchone()
+            held = self._db.execute("SELECT owner, host, pid, expires FROM claims WHERE cell = ?", (cell.key,)).fetchone()
+            if recorded:
+                outcome = Claim.RECORDED
+            elif held and held["owner"] != owner.id and held["expires"] > time.time() and (
+                    held["host"] != owner.host or _alive(held["pid"])):
+                outcome = Claim.HELD
+            else:
+                self._db.execute("INSERT OR REPLACE INTO claims (cell, owner, host, pid, expires) VALUES (?, ?, ?, ?, ?)",
+                                 (cell.key, owner.id, owner.host, owner.pid, time.time() + lease_s))
+                outcome = Claim.TAKEN
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return outcome
+
+    def renew(self, owner: Owner, lease_s: float) -> None:
+        """Extend every claim ``owner`` holds by ``lease_s`` from now."""
+        self._db.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner.id))
+
+    def release(self, owner: Owner) -> None:
+        """Drop every claim ``owner`` holds (a run that stops leaves its unfinished cells to others at once)."""
+        self._db.execute("DELETE FROM claims WHERE owner = ?", (owner.id,))
 
     def _insert_row(self, row: dict[str, Any]) -> None:
         names = [c for c in COLUMNS if c in row]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -119,3 +120,52 @@ def test_kill_9_at_arbitrary_moments_then_rerun(tmp_path, make_study, runner, su
     assert set(calls) == {c.key for c in cells}
     # only a cell that was running when the process was killed runs again
     assert sum(calls.values()) - 40 <= kills
+
+
+def _start(args, env):
+    return subprocess.Popen([sys.executable, "-m", "xshot"] + args, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_two_and_three_processes_on_one_store_run_each_cell_once(tmp_path, make_study, runner, subprocess_env):
+    study = make_study(MANY.replace("seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "seeds: [1, 2, 3]"))  # 12 cells
+    cells = expand(load_study(study))
+    for n in (2, 3):
+        store, log = tmp_path / f"r{n}.sqlite", tmp_path / f"calls{n}.log"
+        env = {**subprocess_env, "FAKE_RUNNER_LOG": str(log), "FAKE_RUNNER_SLEEP": "0.3"}
+        procs = [_start(["run", str(study), "--store", str(store), "--runner", runner, "-q"], env) for _ in range(n)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0] * n, [o[1] for o in outs]
+        calls = Counter(log.read_text().split())
+        assert calls == Counter({c.key: 1 for c in cells})  # each cell trained exactly once
+        ran = [int(re.search(r"(\d+) done, \d+ failed", o[0]).group(1)) for o in outs]
+        assert sum(ran) == len(cells) and min(ran) >= 1  # the processes split the study
+        _check_store(store, cells)
+
+
+def test_a_process_killed_mid_cell_leaves_its_cell_to_the_other(tmp_path, make_study, runner, subprocess_env):
+    study = make_study(MANY.replace("seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "seeds: [1, 2, 3]"))
+    cells = expand(load_study(study))
+    store, log = tmp_path / "r.sqlite", tmp_path / "calls.log"
+    env = {**subprocess_env, "FAKE_RUNNER_LOG": str(log), "FAKE_RUNNER_SLEEP": "0.5"}
+    args = ["run", str(study), "--store", str(store), "--runner", runner, "-q"]
+    victim, other = _start(args, env), _start(args, env)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # the victim holds a cell: kill it in the middle of that cell
+        db = sqlite3.connect(store) if store.exists() else None
+        held = db.execute("SELECT cell FROM claims WHERE pid = ?", (victim.pid,)).fetchall() if db else []
+        if db:
+            db.close()
+        if held:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    out, err = other.communicate(timeout=120)
+    assert other.returncode == 0, err
+    calls = Counter(log.read_text().split())
+    assert set(calls) == {c.key for c in cells}
+    assert sum(n - 1 for n in calls.values()) <= 1  # only the killed cell ran twice
+    _check_store(store, cells)
+    with ResultsStore(store) as s:
+        assert s._db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
