@@ -134,7 +134,8 @@ def test_choices_made_on_the_shots_are_reported(tmp_path):
     assert "No method chose anything from its shots." in (tmp_path / "none" / "report.md").read_text()
 
 
-@pytest.mark.parametrize("csv", sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").rglob("*.csv")
+@pytest.mark.parametrize("csv", sorted(str(p.relative_to(REPO)) for folder in ("examples", "results")
+                                       for p in (REPO / folder).rglob("*.csv")
                                        if not (p.parent / "report.md").exists()))  # a report's own copies
 def test_every_committed_results_file_rebuilds_its_report(csv, tmp_path):
     from xshot.reporting.frame import load_results
