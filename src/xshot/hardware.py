@@ -9,6 +9,7 @@ import functools
 import os
 import platform
 import re
+from pathlib import Path
 
 import psutil
 
@@ -100,15 +101,57 @@ def processor_name(device_type: str = "cpu") -> str:
     return f"{name} ({', '.join(extras)})"
 
 
+#: xshot commands that train or evaluate (a process running one takes its share of the cores)
+HEAVY_COMMANDS = frozenset({"train", "eval", "predict", "run"})
+
+
+def _is_heavy_xshot(cmdline: list[str]) -> bool:
+    if not cmdline:
+        return False
+    interpreted = Path(cmdline[0]).name.startswith("python")
+    script = next((i for i, a in enumerate(cmdline[:1 + interpreted]) if Path(a).name == "xshot"), None)
+    module = next((i + 1 for i, (a, b) in enumerate(zip(cmdline, cmdline[1:])) if a == "-m" and b == "xshot"), None)
+    start = script if script is not None else module
+    return start is not None and bool(HEAVY_COMMANDS & set(cmdline[start + 1:start + 4]))
+
+
+def xshot_processes() -> int:
+    """xshot processes training or evaluating on this machine now (this one counted once, at least 1)."""
+    count = 0
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            heavy = _is_heavy_xshot(proc.info["cmdline"] or [])
+        except (psutil.Error, TypeError):
+            continue
+        count += heavy and proc.info["pid"] != os.getpid()
+    return count + 1
+
+
+def cgroup_cpus(path: str = "/sys/fs/cgroup/cpu.max") -> float | None:
+    """The CPUs a cgroup (v2) quota allows this process, None without a quota."""
+    try:
+        quota, period = Path(path).read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else max(1.0, int(quota) / int(period))
+
+
 def default_threads() -> int:
-    """Intra-op threads a run uses: ``$OMP_NUM_THREADS`` when set (Ray sets it to a task's CPUs), else the
-    physical cores this process may use (hyper-threads share one core's matrix units and only contend)."""
+    """Intra-op threads a run uses: ``$OMP_NUM_THREADS`` when set (Ray sets it to a task's CPUs), else its share
+    of the physical cores this process may use (hyper-threads share one core's matrix units and only contend):
+    the cores (capped by a cgroup quota) divided among the xshot processes training or evaluating here, since
+    processes whose threads together exceed the cores spin-wait against each other (two of them ran 18x
+    slower each, not 2x)."""
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.strip().isdigit() and int(env) > 0:
         return int(env)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     logical, physical = psutil.cpu_count(logical=True) or usable, psutil.cpu_count(logical=False) or usable
-    return max(1, usable * physical // logical)
+    cores = max(1, usable * physical // logical)
+    quota = cgroup_cpus()
+    if quota is not None:
+        cores = min(cores, int(quota))
+    return max(1, cores // xshot_processes())
 
 
 def configure_threads() -> int:

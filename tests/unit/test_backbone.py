@@ -170,6 +170,8 @@ def test_threads_follow_omp_num_threads_else_the_physical_cores(monkeypatch):
         torch.set_num_threads(1)
         assert configure_threads() == 1
         monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.setattr("xshot.hardware.xshot_processes", lambda: 1)  # alone (test_hardware.py: shared)
+        monkeypatch.setattr("xshot.hardware.cgroup_cpus", lambda: None)
         usable = len(os.sched_getaffinity(0))  # hyper-threads left out
         assert configure_threads() == max(1, usable * psutil.cpu_count(logical=False) // psutil.cpu_count(logical=True))
     finally:

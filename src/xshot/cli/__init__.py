@@ -45,12 +45,13 @@ def _register() -> None:
 # in the heap must be set before the interpreter starts, hence the one-time re-exec below.
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736",
                  "MALLOC_TOP_PAD_": "1073741824"}
-HEAVY_COMMANDS = {"train", "eval", "predict", "run"}
 
 
 def _reexec_with_allocator_settings(argv: list[str]) -> None:
     if not sys.platform.startswith("linux") or os.environ.get("XSHOT_NO_REEXEC"):
         return
+    from xshot.hardware import HEAVY_COMMANDS
+
     if not HEAVY_COMMANDS & set(argv) or all(k in os.environ for k in ALLOCATOR_ENV):
         return
     os.environ.update({k: os.environ.get(k, v) for k, v in ALLOCATOR_ENV.items()})
