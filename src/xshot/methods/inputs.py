@@ -10,6 +10,7 @@ hypothesis's own inputs into one sequence, the hypothesis starting at the positi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,18 @@ class Feature:
     token_labels: list[int] | None = None
 
 
+@dataclass(frozen=True)
+class SequenceChoices:
+    """Whole-sentence scoring on decoders (XGLM's protocol, as lm-evaluation-harness runs it): the template's
+    ``{label}`` filled with each class's word, in this language, and its other slots (``{question}``)."""
+
+    words: tuple[str, ...]  # per class
+    slots: tuple[tuple[str, str], ...] = ()
+
+    def fill(self, template: str, premise: str, hypothesis: str, word: str) -> str:
+        return template.format(premise=premise, hypothesis=hypothesis, label=word, **dict(self.slots))
+
+
 @dataclass
 class InputFormat:
     backbone: Backbone
@@ -48,6 +61,9 @@ class InputFormat:
     context_start: bool = False
     # NER: also record each token's class (:attr:`Feature.token_labels`), for losses at every token
     token_targets: bool = False
+    # NLI on decoders with a {label} template: one sentence per class, packed into one feature (see
+    # :meth:`encode_sequences`)
+    sequence: SequenceChoices | None = None
     label_spans: list[list[int]] = field(default_factory=list, init=False)
     _prefix_ids: list[int] = field(default_factory=list, init=False)
 
@@ -71,6 +87,8 @@ class InputFormat:
             firsts, seconds = (tok([getattr(ex, side) for ex in examples], truncation=True,
                                    max_length=self.max_length)["input_ids"] for side in ("premise", "hypothesis"))
             return [Feature(a + b, [len(a)], _nli_label(ex, classes)) for ex, a, b in zip(examples, firsts, seconds)]
+        if self.sequence is not None:
+            return self.encode_sequences(examples, classes)
         if self.style == "cloze":
             texts = [self._render(ex) for ex in examples]
             ids = tok(texts)["input_ids"]
@@ -86,6 +104,29 @@ class InputFormat:
         for ex, seq in zip(examples, ids):
             seq = self._with_demonstrations(self._with_prefix(self._fit(seq)))
             features.append(Feature(seq, [self._nli_position(seq)], _nli_label(ex, classes)))
+        return features
+
+    def encode_sequences(self, examples: list[NLIExample], classes: tuple[str, ...]) -> list[Feature]:
+        """One feature per example holding its C class sentences packed end to end: ``input_ids`` = s_1 + ... +
+        s_C, ``positions`` = [end of s_1, ..., end of s_C, length of their shared start]. Each s_c is the
+        tokenizer's prefix (BOS), the demonstrations, then " " + the template filled with class c's word,
+        tokenized without special tokens (lm-evaluation-harness's empty context and target delimiter). The test
+        sentences are never cut (as lm-evaluation-harness); demonstrations are dropped, farthest first, so that
+        the longest sentence fits ``max_length``."""
+        tok, head = self.backbone.tokenizer, len(self.backbone.framing.prefix)
+        features = []
+        self.demonstrations_dropped = 0
+        for ex in examples:
+            texts = [" " + self.sequence.fill(self.template, _plain(ex.premise, tok), _plain(ex.hypothesis, tok), w)
+                     for w in self.sequence.words]
+            seqs = [self.backbone.framing.prefix + ids for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+            longest = max(seqs, key=len)
+            with_demos = self._with_demonstrations(longest)
+            block = with_demos[head:head + len(with_demos) - len(longest)]
+            seqs = [s[:head] + block + s[head:] for s in seqs]
+            shared = next((i for i, column in enumerate(zip(*seqs)) if len(set(column)) > 1), min(map(len, seqs)))
+            ends = list(itertools.accumulate(len(s) for s in seqs))
+            features.append(Feature([i for s in seqs for i in s], ends + [shared], _nli_label(ex, classes)))
         return features
 
     def _with_demonstrations(self, seq: list[int]) -> list[int]:

@@ -48,8 +48,34 @@ def label_names(task: str, prompts_file: str | None = None) -> dict[str, str]:
     return dict(load_prompts(prompts_file)[task]["label_names"])
 
 
+#: a decoder template slot for the label word inside the sentence (each class's sentence is scored whole)
+LABEL_SLOT = "{label}"
+
+
+@dataclass(frozen=True)
+class NamedTemplate:
+    """A template with its own words per language (``resources/prompts.yaml`` ``named_templates``)."""
+
+    name: str
+    text: str
+    source: str
+    languages: dict[str, dict[str, str]]
+
+    def words(self, language: str | None) -> dict[str, str]:
+        """The slots and label words of ``language`` (English, the first, where it has none)."""
+        return dict(self.languages.get(language or "", next(iter(self.languages.values()))))
+
+
+def named_template(name: str | None, prompts_file: str | None = None) -> NamedTemplate | None:
+    """The named template ``name`` (e.g. ``xglm``), None when ``name`` is a template's text or None."""
+    entry = load_prompts(prompts_file)["nli"].get("named_templates", {}).get(name or "")
+    return NamedTemplate(name, entry["template"], entry["source"], entry["languages"]) if entry else None
+
+
 def template(kind: str, override: str | None = None, prompts_file: str | None = None) -> str:
-    text = override or load_prompts(prompts_file)["nli"]["templates"][kind]
+    """The NLI template for a backbone kind: ``override`` (a template's text or a named template) or the default."""
+    named = named_template(override, prompts_file)
+    text = named.text if named else override or load_prompts(prompts_file)["nli"]["templates"][kind]
     for slot in ("{premise}", "{hypothesis}"):
         if slot not in text:
             raise XshotError(f"template {text!r} lacks the {slot} slot")
@@ -58,4 +84,7 @@ def template(kind: str, override: str | None = None, prompts_file: str | None = 
     if kind == "decoder" and "{mask}" in text:
         raise XshotError(f"decoder template {text!r} has a {{mask}} slot: a decoder answers with the token after "
                          "the template (remove {mask}; it would become the tokenizer's literal mask token)")
+    if kind == "encoder" and LABEL_SLOT in text:
+        raise XshotError(f"encoder template {text!r} has a {LABEL_SLOT} slot: whole-sentence scoring is for "
+                         "decoders; encoders answer at {mask}")
     return text

@@ -335,3 +335,90 @@ def test_the_content_free_mask_input_cannot_take_the_answer_slot(tiny_encoder):
     assert cf.positions == [cf.input_ids.index(mask_id)] and cf.positions[0] > 1  # after the premise, not in it
     template_slot = model.input_format.template.index("{mask}")
     assert template_slot > model.input_format.template.index("{premise}")
+
+
+# -- whole-sentence scoring (XGLM's template, as lm-evaluation-harness) ----------------------------
+def _reference_sentence_log_likelihoods(path, texts):
+    """lm-evaluation-harness's multiple-choice score by hand: BOS, then " " + each sentence without special
+    tokens, the sum of the log-probabilities of every token after BOS (transformers, nothing of xshot)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok, lm = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path).eval()
+    out = []
+    for text in texts:
+        ids = torch.tensor([[tok.bos_token_id] + tok(" " + text, add_special_tokens=False)["input_ids"]])
+        with torch.no_grad():
+            logp = torch.log_softmax(lm(ids).logits[0, :-1].float(), -1)
+        out.append(float(logp.gather(-1, ids[0, 1:, None]).sum()))
+    return out
+
+
+@pytest.mark.parametrize("language, words", [("en", ("right", "Yes", "Also", "No")),
+                                             ("de", ("richtig", "Ja", "Auch", "Nein"))])
+def test_whole_sentence_scores_rank_as_the_full_sentence_log_likelihood(tiny_decoder, language, words):
+    model = make(tiny_decoder, "zero-shot", template="xglm", verbalizer_language="target")
+    model.set_language(language)
+    with torch.no_grad():
+        got = model(model.collate(model.encode(NLI))).tolist()
+    question, *labels = words
+    for ex, scores in zip(NLI, got):
+        texts = [f"{ex.premise}, {question}? {w}, {ex.hypothesis}" for w in labels]
+        full = _reference_sentence_log_likelihoods(tiny_decoder, texts)
+        shift = [f - s for f, s in zip(full, scores)]  # the shared start's log-probability: one constant
+        assert max(shift) - min(shift) == pytest.approx(0, abs=1e-3)
+        assert max(range(3), key=full.__getitem__) == max(range(3), key=scores.__getitem__)
+
+
+def test_sentences_are_packed_with_their_ends_and_shared_start(tiny_decoder):
+    model = make(tiny_decoder, "zero-shot", template="{premise} | {label} | {hypothesis}",
+                 label_words={"entailment": "yes", "neutral": "maybe", "contradiction": "no"})
+    tok = model.backbone.tokenizer
+    (feature,) = model.encode(NLI[:1])
+    ex = NLI[0]
+    sentences = [[tok.bos_token_id] + tok(f" {ex.premise} | {w} | {ex.hypothesis}", add_special_tokens=False)[
+        "input_ids"] for w in ("yes", "maybe", "no")]
+    assert feature.input_ids == [i for s in sentences for i in s]
+    ends = [len(sentences[0]), len(sentences[0]) + len(sentences[1]), sum(map(len, sentences))]
+    shared = next(i for i, col in enumerate(zip(*sentences)) if len(set(col)) > 1)
+    assert feature.positions == ends + [shared]
+
+
+def test_mean_scoring_averages_the_differing_tokens(tiny_decoder):
+    total = make(tiny_decoder, "zero-shot", template="xglm")
+    mean = make(tiny_decoder, "zero-shot", template="xglm", sequence_score="mean")
+    from xshot.methods.prompt.sentences import token_log_probs, unpack
+
+    batch = total.collate(total.encode(NLI[:2]))
+    rows, shared = unpack(batch, 3)
+    with torch.no_grad():
+        per_token = token_log_probs(total, rows, [s for s in shared for _ in range(3)])
+        assert mean(batch).flatten().tolist() == pytest.approx([float(t.mean()) for t in per_token], abs=1e-5)
+        assert total(batch).flatten().tolist() == pytest.approx([float(t.sum()) for t in per_token], abs=1e-4)
+
+
+def test_icl_with_whole_sentences_shows_gold_sentences_and_the_cache_changes_nothing(tiny_decoder):
+    cached = make(tiny_decoder, "icl", template="xglm", demonstrations=1)
+    plain = make(tiny_decoder, "icl", template="xglm", demonstrations=1, cache_demonstrations=False)
+    tok = cached.backbone.tokenizer
+    shown = cached._shown
+    gold = dict(zip(cached.labels.classes, ("Yes", "Also", "No")))[shown[0].label]
+    expected = f"{shown[0].premise}, right? {gold}, {shown[0].hypothesis}"
+    assert cached.input_format.demonstrations[0] == tok(expected, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        a, b = cached(cached.collate(cached.encode(NLI))), plain(plain.collate(plain.encode(NLI)))
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_whole_sentence_templates_are_refused_where_they_cannot_work(tiny_decoder, tiny_encoder):
+    with pytest.raises(XshotError, match="is for zero-shot and icl"):
+        make(tiny_decoder, "prompt", template="xglm")
+    with pytest.raises(XshotError, match="whole-sentence scoring is for decoders"):
+        make(tiny_encoder, "prompt", template="{premise} ? {mask} {label}, {hypothesis}")
+
+
+def test_calibration_works_on_whole_sentences(tiny_decoder):
+    model = make(tiny_decoder, "zero-shot", template="xglm", calibrate=True)
+    with torch.no_grad():
+        out = model(model.collate(model.encode(NLI)))
+    assert out.shape == (len(NLI), 3) and torch.isfinite(out).all()
+    assert model.evaluation_notes()[1].startswith("content-free label probabilities: ")

@@ -1,7 +1,8 @@
 """In-context learning: a fixed, seeded set of demonstrations before every test input.
 
 Each demonstration is the task's template filled with one shot, followed by the shot's label word as
-the verbalizer says it in the evaluation language; they are tokenized one by one and joined by the
+the verbalizer says it in the evaluation language (with a ``{label}`` template: the shot's sentence with its
+gold label word inside, and each class's sentence is scored whole, see ``methods/prompt/sentences.py``); they are tokenized one by one and joined by the
 separator after the tokenizer's own prefix (BOS), so the test prompt is unchanged at the end and its
 label words are scored exactly as in zero-shot (and calibrated the same way, demonstrations included).
 An input too long for ``max_length`` drops demonstrations, farthest first, never its own text; each
@@ -87,8 +88,11 @@ class ICLModel(ZeroShotModel):
                                             self.config.demo_order, seed)
         words = dict(zip(self.labels.classes, self.label_words))  # the verbalizer set for this language
         fmt, tok = self.input_format, self.backbone.tokenizer
-        texts = [fmt.template.format(premise=ex.premise, hypothesis=ex.hypothesis, mask="")
-                 + self.backbone.word_prefix + words[ex.label] for ex in self._shown]
+        if fmt.sequence is not None:  # whole-sentence scoring: each demonstration is its gold label's sentence
+            texts = [fmt.sequence.fill(fmt.template, ex.premise, ex.hypothesis, words[ex.label]) for ex in self._shown]
+        else:
+            texts = [fmt.template.format(premise=ex.premise, hypothesis=ex.hypothesis, mask="")
+                     + self.backbone.word_prefix + words[ex.label] for ex in self._shown]
         fmt.demonstrations = tok(texts, add_special_tokens=False)["input_ids"] if texts else []
 
     def encoding_extras(self):

@@ -16,7 +16,8 @@ class PromptConfig(MethodConfig):
     (Ma et al. 2022)."""
 
     learning_rate: float = option(1e-5, "peak learning rate of AdamW", minimum=0)
-    template: str | None = option(None, "NLI template with {premise} {hypothesis} (and {mask} on encoders); "
+    template: str | None = option(None, "NLI template with {premise} {hypothesis} (and {mask} on encoders; {label} "
+                                        "on decoders: whole-sentence scoring), or a named template (xglm); "
                                         "default: resources/prompts.yaml per backbone kind")
     label_words: Any = option("names", "names: the verbalizer's words (resources/prompts.yaml); search: chosen "
                                        "from the shots (NLI: LM-BFF's automatic search; NER: EntLM's most frequent "
@@ -25,6 +26,9 @@ class PromptConfig(MethodConfig):
                                                 "target: each evaluation language's own words",
                                       choices=VERBALIZER_LANGUAGES)
     prompts_file: str | None = option(None, "a prompts YAML replacing resources/prompts.yaml")
+    sequence_score: str = option("sum", "decoders, a {label} template (zero-shot, icl): score each class's sentence "
+                                        "by the sum (lm-evaluation-harness's acc) or the mean of its tokens' "
+                                        "log-probabilities", choices=("sum", "mean"))
     # -- LM-BFF demonstrations (NLI) --
     demonstrations: str = option("none", "NLI: one demonstration per class after the input (LM-BFF): random, or "
                                          "similar (drawn from the half of each class most similar to the input)",

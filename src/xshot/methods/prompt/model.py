@@ -39,12 +39,13 @@ from xshot.backbone import Backbone
 from xshot.errors import XshotError
 from xshot.methods.base import Candidate, LabelSpace, MethodConfig, Shots, XshotModel
 from xshot.methods.heads import VocabScorer, label_word_table, mean_word_scores
-from xshot.methods.inputs import Feature, InputFormat
+from xshot.methods.inputs import Feature, InputFormat, SequenceChoices
 from xshot.methods.prompt.config import PromptConfig
 from xshot.methods.prompt.demonstrations import Demonstrations, SimilarityEncoder
 from xshot.methods.prompt.label_search import (best_assignments, candidate_vocabulary, entity_label_words,
                                                likely_words)
-from xshot.methods.prompts import template, verbalizer
+from xshot.methods.prompt.sentences import sentence_log_likelihoods
+from xshot.methods.prompts import LABEL_SLOT, Verbalizer, named_template, template, verbalizer
 from xshot.results import ShotChoice, best_candidate
 
 SCORING_NOTES = {
@@ -81,6 +82,16 @@ class PromptModel(XshotModel):
             separator = backbone.tokenizer("\n\n", add_special_tokens=False)["input_ids"]
             self.demos = Demonstrations(fmt, config.demonstrations, config.demo_sets, config.demo_filter_rate, 0,
                                         separator)
+        self.named = named_template(config.template, config.prompts_file)
+        self.whole_sentence = labels.task == "nli" and LABEL_SLOT in (fmt.template or "")
+        if self.whole_sentence and config.trains:
+            raise XshotError("a {label} template (whole-sentence scoring) is for zero-shot and icl; prompt trains "
+                             "the answer slot at the end of the template")
+        if self.whole_sentence:
+            self.notes.append("whole-sentence scoring (XGLM, as lm-evaluation-harness): each class's sentence, the "
+                              f"template {fmt.template!r} filled with its label word, scored by the "
+                              f"{config.sequence_score} of its tokens' log-probabilities after the part all classes share"
+                              + (f"; template {self.named.name}: {self.named.source}" if self.named else ""))
         self.set_language(source_language)
         if self.entlm_full:
             n, width = len(self._scored_classes), self.scorer.output_rows(torch.tensor([0]))[0].size(-1)
@@ -100,12 +111,19 @@ class PromptModel(XshotModel):
         return self.labels.classes if self.labels.task == "nli" else self.labels.classes[1:]
 
     def set_language(self, language: str | None) -> None:
+        lang = language if self.config.verbalizer_language == "target" else self.source_language
         if self.searched is not None:
             self.label_words = [self.searched[c] for c in self._scored_classes]
+        elif self.named is not None:  # a named template brings its own words per language
+            named = {**self.named.words(lang), **(self.config.word_overrides or {})}
+            self.label_words = Verbalizer(named).for_classes(self._scored_classes)
         else:
-            lang = language if self.config.verbalizer_language == "target" else self.source_language
             words = verbalizer(self.labels.task, lang, self.config.word_overrides, self.config.prompts_file)
             self.label_words = words.for_classes(self._scored_classes)
+        if self.whole_sentence:
+            slots = {k: v for k, v in self.named.words(lang).items() if k not in self.labels.classes} if self.named \
+                else {}
+            self.input_format.sequence = SequenceChoices(tuple(self.label_words), tuple(sorted(slots.items())))
         ids, mask = label_word_table(self.backbone, self.label_words)
         device = next(self.body.parameters()).device
         self.register_buffer("word_ids", ids.to(device), persistent=False)
@@ -236,6 +254,8 @@ class PromptModel(XshotModel):
         return batch
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.input_format.sequence is not None:
+            return sentence_log_likelihoods(self, batch, len(self.label_words), self.config.sequence_score)
         scores = self._continuation_scores(batch) if self.autoregressive else super().forward(batch)
         if "demo_sets" in batch:  # average the class log-probabilities over each input's sets
             sets = int(batch["demo_sets"])
