@@ -29,9 +29,9 @@ from typing import Any
 
 from xshot.methods import get_method
 from xshot.studies.grid import Cell
+from xshot.training.config import RunConfig, resolve_steps
 from xshot.data.spec import builtin, parse_spec
 from xshot.hardware import cpu_has_native_bf16, cpu_has_native_fp16, processor_name
-from xshot.training.config import RunConfig
 
 DEFAULT_LOAD_S = 5.4
 #: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
@@ -140,22 +140,26 @@ def train_examples(config: RunConfig) -> int:
 
 
 def train_steps(config: RunConfig) -> int:
-    """Optimisation steps the cell will take (max_steps, else epochs over the training examples)."""
+    """Optimisation steps the cell will take, by the run's own rule (:func:`xshot.training.config.resolve_steps`:
+    max_steps, else epochs over the training examples, else the method's default steps)."""
     if not get_method(config.method).config_class.trains:
         return 0
-    batch = config.batch_size or DEFAULT_BATCH
-    phases = [config.k]
-    if config.target_train:
-        phases.append(config.target_k)
-    steps = 0
-    for k in phases:
-        if config.max_steps is not None:
-            steps += config.max_steps
-            continue
-        n = k * N_LABELS.get(config.task, 3) if k is not None else train_examples(config)
-        epochs = config.epochs or (10.0 if k is not None else 3.0)
-        steps += math.ceil(epochs * n / batch)
-    return steps
+    mcfg = _method_config(config)
+    phases = [config.k] + ([config.target_k] if config.target_train else [])
+    return sum(resolve_steps(config.max_steps, config.epochs, mcfg.max_steps,
+                             k * N_LABELS.get(config.task, 3) if k is not None else train_examples(config),
+                             mcfg.batch_size, mcfg.grad_accumulation) for k in phases)
+
+
+def _method_config(config: RunConfig):
+    """The cell's method config (its class defaults where its options do not resolve: the run reports that)."""
+    from xshot.errors import XshotError
+    from xshot.training.prepare import method_config
+
+    try:
+        return method_config(config)
+    except XshotError:
+        return get_method(config.method).config_class()
 
 
 def eval_examples(config: RunConfig) -> int:
@@ -221,7 +225,7 @@ def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[
 
     size = model_size_factor(config.model)
     # half of a CPU step scales with the batch, half (the optimiser) does not
-    batch = 0.5 + 0.5 * (config.batch_size or DEFAULT_BATCH) / DEFAULT_BATCH
+    batch = 0.5 + 0.5 * _method_config(config).batch_size / DEFAULT_BATCH
     cost = get_method(config.method).cost
     train_speedup, eval_speedup = precision_speedup(config)
     if config.device in ("auto", "cpu"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import hashlib
 import json
 from typing import Any, Literal
@@ -118,3 +120,15 @@ LATER_FIELDS = ("search", "selection", "selection_folds", "budget")
 def data_resource(spec: str, split: str) -> str:
     """The name under which a study remembers that a dataset cannot be loaded."""
     return f"data:{spec}@{split}"
+
+
+def resolve_steps(max_steps: int | None, epochs: float | None, default_steps: int, examples: int, batch_size: int,
+                  grad_accumulation: int = 1) -> int:
+    """The optimisation steps of one training: ``max_steps`` when given, else ``epochs`` over ``examples`` in
+    batches of ``batch_size`` x ``grad_accumulation``, else the method's own ``default_steps``. The one rule the
+    trainer, selection on the shots and ``xshot plan`` follow."""
+    if max_steps is not None:
+        return max_steps
+    if epochs is not None:
+        return max(1, math.ceil(epochs * math.ceil(examples / batch_size / grad_accumulation)))
+    return default_steps

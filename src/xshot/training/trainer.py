@@ -23,6 +23,7 @@ from xshot.errors import Diverged, XshotError
 from xshot.kernels import training_attention, training_dropout
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
+from xshot.training.config import resolve_steps
 
 
 def seed_everything(seed: int) -> None:
@@ -80,9 +81,8 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
         raise ValueError("no training features")
     seed_everything(seed)
     model.to(device).train()
-    steps_per_epoch = math.ceil(len(features) / config.batch_size / config.grad_accumulation)
-    steps = max_steps if max_steps is not None else (
-        max(1, math.ceil(epochs * steps_per_epoch)) if epochs is not None else config.max_steps)
+    steps = resolve_steps(max_steps, epochs, config.max_steps, len(features), config.batch_size,
+                          config.grad_accumulation)
     if steps == 0:  # evaluate the untrained model (a zero-shot baseline of any method)
         model.eval()
         return TrainResult(0, 0.0, [])

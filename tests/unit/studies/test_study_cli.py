@@ -340,6 +340,7 @@ def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
     """EntLM's objective sends every token through the whole vocabulary: V·H on top of the body's 12·L·H²."""
     from xshot.methods import get_method
     from xshot.training.config import RunConfig
+    from xshot.training.config import RunConfig
 
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 3072}))
     full = RunConfig(task="ner", model=str(tmp_path), method="prompt", train="wikiann:en", k=10,
@@ -411,3 +412,18 @@ def test_the_power_plans_family_is_the_studys_not_the_pilots(tmp_path, make_stud
     assert study_family(cells, [("lora", "finetune")]) == 2  # K = 4 and K = 16: two tables
     assert study_family(cells, [("lora", "finetune"), ("lora", "icl")]) == 2  # no table runs icl
     assert study_family(cells, None) is None
+
+
+def test_plan_counts_the_steps_the_run_takes():
+    """One rule (training.config.resolve_steps) for the run and the plan: max_steps, else epochs over the shots
+    at the method's batch size, else the method's default steps (was: 10 epochs at batch 16 in the plan only)."""
+    from xshot.methods import get_method
+    from xshot.training.config import RunConfig
+
+    base = dict(task="nli", model="m", method="finetune", train="xnli:en:dev", k=4, seed=1, eval=["xnli:de:test"])
+    default_steps = get_method("finetune").config_class().max_steps
+    assert train_steps(RunConfig(**base)) == default_steps == 100
+    assert train_steps(RunConfig(**base, epochs=2)) == 2 * 2  # 12 shots in batches of 8: 2 steps per epoch
+    assert train_steps(RunConfig(**base, epochs=2, batch_size=4)) == 2 * 3
+    assert train_steps(RunConfig(**base, max_steps=7)) == 7
+    assert train_steps(RunConfig(**{**base, "method": "zero-shot"})) == 0
