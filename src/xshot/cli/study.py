@@ -38,25 +38,12 @@ def _load(study_path: Path, models: Optional[list[str]]):
 
 def _check_cells(cells, study_path: Path, data_root: Path | None) -> None:
     """Every device the cells name exists here and every dataset they read can be read, before the store is
-    opened or anything loads (each failure would otherwise be a failed cell, one per seed and method)."""
-    from xshot.backbone import select_device
-    from xshot.data.spec import check as check_dataset
+    opened or anything loads (:mod:`xshot.studies.probe`; the Ray executor probes every node instead)."""
+    from xshot.studies.probe import needs_of, problems
 
-    for device in sorted({cell.config.device for cell in cells}):
-        try:
-            select_device(device)
-        except XshotError as exc:
-            raise XshotError(f"{exc.message}; the study's cells would all fail", study_path) from None
-    seen: set[tuple[str, str]] = set()
-    for cell in cells:
-        for spec, split in cell.config.datasets():  # in the cells' order: the first bad one is reported
-            if (spec, split) in seen:
-                continue
-            seen.add((spec, split))
-            try:
-                check_dataset(spec, split, data_root)
-            except XshotError as exc:
-                raise XshotError(f"setting {cell.setting!r}: {exc}", study_path) from None
+    found = problems(needs_of(cells, data_root, models=False))
+    if found:
+        raise XshotError(found[0], study_path)
 
 
 def run_command(

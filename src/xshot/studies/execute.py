@@ -25,11 +25,15 @@ from typing import Any, Callable, Iterator, Union
 from xshot.errors import Unavailable, XshotError
 from xshot.registry import Registry
 from xshot.studies.grid import Cell
+from xshot.studies.probe import Needs, needs_of, write_token
 from xshot.studies.spec import Resources
 from xshot.results import RunResult
 from xshot.studies.store import Claim, Owner, ResultsStore, driver_versions
 
 DEFAULT_RUNNER = "xshot.training.run:run"
+#: a Ray task whose worker dies (a lost node, the OOM killer) runs again up to this many times; a cell that
+#: fails in xshot's own code returns its failure and is recorded once
+RAY_RETRIES = 2
 Runner = Union[str, Callable[..., Any], None]
 _MAX_ERROR = 4000
 
@@ -328,10 +332,17 @@ def run_study(
         result.elsewhere += 1
         bar.skip(cell)
 
+    needs = None
+    if executor == "ray" and todo:  # what every node must see, probed there before the first cell
+        token = f"{os.getpid()}-{time.time()}" if runs_dir is not None else None
+        if runs_dir is not None:
+            write_token(Path(runs_dir).resolve(), token)
+        needs = needs_of(todo, env.get("XSHOT_DATA_ROOT"), Path(runs_dir).resolve() if runs_dir else None, token)
+
     with _Progress(len(todo), progress, console) as bar:
         if todo:
             execute(todo, Execution(runner, env, out_dir, record, bar, resources or Resources(), ray_address,
-                                    ray_num_cpus, claims or Claims(store), elsewhere))
+                                    ray_num_cpus, claims or Claims(store), elsewhere, needs))
     result.elapsed_s = time.perf_counter() - start
     return result
 
@@ -350,6 +361,7 @@ class Execution:
     ray_num_cpus: int | None = None
     claims: Claims | None = None  # the local executor's claims on the store's cells
     elsewhere: Callable[[Cell], None] = lambda cell: None  # a cell another process recorded meanwhile
+    needs: Needs | None = None  # what every Ray node must see (probed before the first cell)
 
 
 def _run_local(todo: list[Cell], ex: Execution) -> None:
@@ -395,6 +407,29 @@ def _run_one(cell: Cell, ex: Execution, broken: dict[str, str]) -> None:
 # --------------------------------------------------------------------------------------------------
 # Ray
 # --------------------------------------------------------------------------------------------------
+def _probe_task(needs: Needs, env: dict[str, str]) -> list[str]:
+    """The body of a node's probe task: what the cells need that this node lacks."""
+    from xshot.studies.probe import problems
+
+    os.environ.update(env)
+    return problems(needs)
+
+
+def _probe_nodes(ray: Any, needs: Needs, env: dict[str, str]) -> None:
+    """One probe task pinned to each live node; the first node that lacks something fails the study."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probe = ray.remote(_probe_task)
+    refs = {node["NodeManagerAddress"]: probe.options(
+        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(needs, env)
+        for node in ray.nodes() if node.get("Alive")}
+    for address, ref in refs.items():
+        found = ray.get(ref)
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise XshotError(f"Ray node {address}: {found[0]}{more}; no cell has run")
+
+
 def _ray_cell(runner: Runner, config: dict[str, Any], out_dir: str | None, env: dict[str, str]) -> dict[str, Any]:
     """The body of one Ray task (module-level, so workers import it by reference)."""
     os.environ.update(env)
@@ -438,7 +473,7 @@ def _run_ray(todo: list[Cell], ex: Execution) -> None:
         num_gpus: float = resources.num_gpus if resources.num_gpus != "auto" else 0.0
         if resources.num_gpus == "auto" and ray.cluster_resources().get("GPU", 0) >= 1:
             num_gpus = 1.0
-        options: dict[str, Any] = {"num_cpus": resources.num_cpus, "num_gpus": num_gpus, "max_retries": 0}
+        options: dict[str, Any] = {"num_cpus": resources.num_cpus, "num_gpus": num_gpus, "max_retries": RAY_RETRIES}
         if resources.memory_gb:
             options["memory"] = int(resources.memory_gb * 1024**3)
         if started and not address:  # a local instance never grows: an unsatisfiable request would wait forever
@@ -449,6 +484,8 @@ def _run_ray(todo: list[Cell], ex: Execution) -> None:
                     f"instance has {have.get('CPU', 0):g} CPU(s) and {have.get('GPU', 0):g} GPU(s): lower the "
                     "study's resources: or raise --ray-num-cpus"
                 )
+        if ex.needs is not None:
+            _probe_nodes(ray, ex.needs, env)
         task = ray.remote(_ray_cell).options(**options)
         for cell in todo:
             ref = task.remote(runner, cell.config.model_dump(mode="json"), out_dir(cell), env)

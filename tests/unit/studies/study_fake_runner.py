@@ -10,6 +10,8 @@ subprocess or a Ray worker sees them too:
 - ``FAKE_RUNNER_SLEEP``: sleep this many seconds per call.
 - ``FAKE_RUNNER_HARD_CRASH_KEY``: ``os._exit(1)`` when running the cell with this key (a worker
   killed by the OOM killer, say).
+- ``FAKE_RUNNER_CRASH_ONCE_KEY`` and ``FAKE_RUNNER_CRASH_MARKER``: ``os._exit(1)`` the first time the cell with
+  this key runs (the marker file records it), then run normally (a node lost once).
 - methods named in ``FAKE_RUNNER_FAIL`` (comma-separated) raise; ``FAKE_RUNNER_FAIL_KIND`` picks
   ``error`` (RuntimeError, the default), ``memory`` (MemoryError) or ``xshot`` (XshotError).
 """
@@ -41,6 +43,10 @@ def run(config, out_dir=None) -> dict:
     if log and exit_after is not None and _calls(log) >= int(exit_after):
         os._exit(9)
     if os.environ.get("FAKE_RUNNER_HARD_CRASH_KEY") == key:
+        os._exit(1)
+    marker = os.environ.get("FAKE_RUNNER_CRASH_MARKER")
+    if os.environ.get("FAKE_RUNNER_CRASH_ONCE_KEY") == key and marker and not os.path.exists(marker):
+        open(marker, "w").close()
         os._exit(1)
     if log:
         with open(log, "a", encoding="utf-8") as f:

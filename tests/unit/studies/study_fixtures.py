@@ -1,7 +1,7 @@
 """Shared test data for the study tests (a uniquely named module: conftest.py names are not unique)."""
 
 FAKE_VARS = ("FAKE_RUNNER_LOG", "FAKE_RUNNER_EXIT_AFTER", "FAKE_RUNNER_SLEEP", "FAKE_RUNNER_FAIL", "FAKE_RUNNER_FAIL_KIND",
-             "FAKE_RUNNER_HARD_CRASH_KEY")
+             "FAKE_RUNNER_HARD_CRASH_KEY", "FAKE_RUNNER_CRASH_ONCE_KEY", "FAKE_RUNNER_CRASH_MARKER")
 
 TINY = """\
 name: tiny
