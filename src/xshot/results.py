@@ -8,6 +8,8 @@ as extra fields of :class:`Evaluation`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from pathlib import Path
@@ -196,3 +198,24 @@ class RunResult(BaseModel):
         except json.JSONDecodeError as err:
             raise XshotError(f"not JSON: {err.msg}", path, err.lineno) from None
         return cls.parse(data, str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class CellOutcome:
+    """What running one cell of a study gave: its result, or why it failed; from the executors to the store,
+    the progress line and the callbacks (pickled across Ray's process boundary as it is)."""
+
+    result: RunResult | None
+    wall_s: float | None = None
+    error: str | None = None  # one line
+    traceback: str | None = None
+    unavailable: str | None = None  # a model or dataset every cell needing it lacks (found by this cell)
+    versions: dict[str, str] | None = None  # of the process that failed (a done result carries its own)
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    @property
+    def status(self) -> str:
+        return "done" if self.done else "failed"

@@ -27,7 +27,7 @@ from xshot.registry import Registry
 from xshot.studies.grid import Cell
 from xshot.studies.probe import Needs, needs_of, write_token
 from xshot.studies.spec import Resources
-from xshot.results import RunResult
+from xshot.results import CellOutcome, RunResult
 from xshot.studies.store import Claim, Owner, ResultsStore, driver_versions
 
 DEFAULT_RUNNER = "xshot.training.run:run"
@@ -94,20 +94,15 @@ def seed_process(seed: int) -> None:
         torch.manual_seed(seed)  # CPU and every CUDA device
 
 
-def failure(err: BaseException, wall_s: float | None = None, tb: str | None = None) -> dict[str, Any]:
+def failure(err: BaseException, wall_s: float | None = None, tb: str | None = None) -> CellOutcome:
     message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     message = " ".join(message.split())  # one line
-    return {
-        "status": "failed",
-        "error": message[:_MAX_ERROR],
-        "unavailable": getattr(err, "resource", None),  # a model or dataset every cell needing it lacks
-        "traceback": (tb or "".join(traceback.format_exception(type(err), err, err.__traceback__)))[-20000:],
-        "wall_s": wall_s,
-        "versions": driver_versions(),
-    }
+    return CellOutcome(None, wall_s, message[:_MAX_ERROR],
+                       (tb or "".join(traceback.format_exception(type(err), err, err.__traceback__)))[-20000:],
+                       getattr(err, "resource", None), driver_versions())
 
 
-def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None) -> dict[str, Any]:
+def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None) -> CellOutcome:
     """Run one cell and return its outcome; any exception (MemoryError, CUDA OOM, XshotError...) is a failure.
 
     SystemExit and KeyboardInterrupt propagate: they stop the study, and the cell is simply not recorded.
@@ -125,8 +120,7 @@ def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None)
         result = RunResult.parse(fn(config, out_dir=Path(out_dir) if out_dir is not None else None))
         if config.eval and not result.evaluations:
             raise RuntimeError("runner returned no evaluations")
-        # JSON, so that the outcome crosses process boundaries (Ray, subprocesses) as it is stored
-        return {"status": "done", "metrics": result.to_json(), "wall_s": time.perf_counter() - start}
+        return CellOutcome(result, time.perf_counter() - start)
     except Exception as err:
         outcome = failure(err, time.perf_counter() - start, traceback.format_exc())
     # out of the except block the exception and its frames (and any tensors they hold) are released
@@ -220,12 +214,11 @@ def _describe(cell: Cell) -> str:
     return " ".join(parts)
 
 
-def _summary_line(cell: Cell, outcome: dict[str, Any]) -> str:
-    wall = outcome.get("wall_s")
-    took = f" ({wall:.1f}s)" if isinstance(wall, (int, float)) else ""
-    if outcome.get("status") != "done":
-        return f"[red]failed[/red] {_describe(cell)}{took}: {outcome.get('error')}"
-    result = RunResult.parse(outcome["metrics"])
+def _summary_line(cell: Cell, outcome: CellOutcome) -> str:
+    took = f" ({outcome.wall_s:.1f}s)" if outcome.wall_s is not None else ""
+    if outcome.result is None:
+        return f"[red]failed[/red] {_describe(cell)}{took}: {outcome.error}"
+    result = outcome.result
     primary = result.primary_metric
     scores = [s for s in result.primary_scores().values() if s is not None]
     mean = f" mean {primary} {sum(scores) / len(scores):.3f} over {len(scores)} sets" if scores else ""
@@ -265,7 +258,7 @@ class _Progress:
         if self._progress is not None:
             self._progress.update(self._task, description=_describe(cell))
 
-    def finish(self, cell: Cell, outcome: dict[str, Any]) -> None:
+    def finish(self, cell: Cell, outcome: CellOutcome) -> None:
         if self._progress is not None:
             self._progress.console.print(_summary_line(cell, outcome), highlight=False, soft_wrap=True)
             self._progress.advance(self._task)
@@ -292,7 +285,7 @@ def run_study(
     ray_num_cpus: int | None = None,
     progress: bool = True,
     console: Any = None,
-    on_cell: Callable[[Cell, dict[str, Any]], None] | None = None,
+    on_cell: Callable[[Cell, CellOutcome], None] | None = None,
     claims: Claims | None = None,
 ) -> StudyResult:
     """Run the cells not yet done in ``store`` and record each as it finishes.
@@ -315,13 +308,13 @@ def run_study(
     result = StudyResult(total=len(cells), skipped=skipped)
     start = time.perf_counter()
 
-    def record(cell: Cell, outcome: dict[str, Any]) -> None:
+    def record(cell: Cell, outcome: CellOutcome) -> None:
         store.record(cell, outcome)
-        if outcome.get("status") == "done":
+        if outcome.done:
             result.done += 1
         else:
             result.failed += 1
-            result.failures.append((cell.key, str(outcome.get("error"))))
+            result.failures.append((cell.key, str(outcome.error)))
         if on_cell is not None:
             on_cell(cell, outcome)
 
@@ -354,7 +347,7 @@ class Execution:
     runner: Runner
     env: dict[str, str]  # exported to the runner wherever it runs
     out_dir: Callable[[Cell], str | None]
-    record: Callable[[Cell, dict[str, Any]], None]
+    record: Callable[[Cell, CellOutcome], None]
     bar: _Progress
     resources: Resources  # what one cell asks of Ray
     ray_address: str | None = None
@@ -398,8 +391,8 @@ def _run_one(cell: Cell, ex: Execution, broken: dict[str, str]) -> None:
         outcome = failure(Unavailable(f"{broken[known]} (found by an earlier cell)", known), 0.0, "")
     else:
         outcome = execute_cell(ex.runner, cell.config, ex.out_dir(cell))
-        if outcome.get("unavailable"):
-            broken[outcome["unavailable"]] = outcome["error"].removeprefix("Unavailable: ")
+        if outcome.unavailable:
+            broken[outcome.unavailable] = str(outcome.error).removeprefix("Unavailable: ")
     ex.record(cell, outcome)
     ex.bar.finish(cell, outcome)
 
@@ -430,7 +423,7 @@ def _probe_nodes(ray: Any, needs: Needs, env: dict[str, str]) -> None:
             raise XshotError(f"Ray node {address}: {found[0]}{more}; no cell has run")
 
 
-def _ray_cell(runner: Runner, config: dict[str, Any], out_dir: str | None, env: dict[str, str]) -> dict[str, Any]:
+def _ray_cell(runner: Runner, config: dict[str, Any], out_dir: str | None, env: dict[str, str]) -> CellOutcome:
     """The body of one Ray task (module-level, so workers import it by reference)."""
     os.environ.update(env)
     return execute_cell(runner, config, out_dir)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from xshot.errors import XshotError
 from xshot.provenance import versions
-from xshot.results import RunResult, normalize_precision
+from xshot.results import CellOutcome, normalize_precision
 from xshot.data.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,12 +152,8 @@ def driver_versions() -> dict[str, str]:
     return versions()
 
 
-def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:
-    """The store rows of one finished cell.
-
-    ``outcome`` is ``{"status": "done", "metrics": <RunResult JSON>, "wall_s": ...}`` or
-    ``{"status": "failed", "error": "...", "traceback": "...", "wall_s": ...}``.
-    """
+def rows_from_outcome(cell: "Cell", outcome: CellOutcome) -> list[dict[str, Any]]:
+    """The store rows of one finished cell: one per evaluation set, or the failed cell's single row."""
     cfg = cell.config
     base: dict[str, Any] = {
         "cell": cell.key,
@@ -174,22 +170,22 @@ def rows_from_outcome(cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, A
         "target_k": cfg.target_k,
         "source_language": spec_language(cfg.train),
         "config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
-        "wall_s": _float(outcome.get("wall_s")),
+        "wall_s": _float(outcome.wall_s),
         "created_at": _now(),
         "recorded_at": time.time(),
     }
-    if outcome.get("status") != "done":
+    m = outcome.result
+    if m is None:
         return [
             {
                 **base,
                 "eval_set": FAILED_EVAL_SET,
                 "status": "failed",
-                "error": str(outcome.get("error") or "unknown error"),
-                "traceback": outcome.get("traceback"),
-                "versions": json.dumps(outcome.get("versions") or driver_versions(), sort_keys=True),
+                "error": str(outcome.error or "unknown error"),
+                "traceback": outcome.traceback,
+                "versions": json.dumps(outcome.versions or driver_versions(), sort_keys=True),
             }
         ]
-    m = RunResult.parse(outcome["metrics"])
     primary = m.primary_metric
     base.update(
         status="done",
@@ -289,7 +285,7 @@ class ResultsStore:
             raise
 
     # ------------------------------------------------------------------ writing
-    def record(self, cell: "Cell", outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    def record(self, cell: "Cell", outcome: CellOutcome) -> list[dict[str, Any]]:
         """Replace the cell's rows with those of ``outcome``, in one transaction. Returns the rows."""
         rows = rows_from_outcome(cell, outcome)
         self.write_rows(cell.key, rows)

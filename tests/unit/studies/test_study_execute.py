@@ -10,6 +10,7 @@ import pytest
 import study_fake_runner
 from xshot.errors import XshotError
 from xshot.studies.execute import execute_cell, resolve_runner, run_study
+from xshot.results import CellOutcome, RunResult
 from xshot.studies.grid import expand
 from xshot.studies.spec import load_study
 from xshot.studies.store import ResultsStore
@@ -82,7 +83,7 @@ def test_failed_cells_are_recorded_and_the_study_goes_on(tmp_path, cells, runner
 
 def test_malformed_metrics_are_a_failure(tmp_path, cells):
     outcome = execute_cell("study_fake_runner:bad_run", cells[0].config)
-    assert outcome["status"] == "failed" and "invalid run result: key: Field required" in outcome["error"]
+    assert outcome.status == "failed" and "invalid run result: key: Field required" in outcome.error
 
     def no_scores(config, out_dir=None):
         result = study_fake_runner.run(config)
@@ -90,13 +91,13 @@ def test_malformed_metrics_are_a_failure(tmp_path, cells):
         return result
 
     outcome = execute_cell(no_scores, cells[0].config)
-    assert outcome["status"] == "failed" and ".scores: Field required" in outcome["error"]
+    assert outcome.status == "failed" and ".scores: Field required" in outcome.error
 
     def nothing_evaluated(config, out_dir=None):
         return {**study_fake_runner.run(config), "evaluations": {}}
 
     outcome = execute_cell(nothing_evaluated, cells[0].config)
-    assert outcome["status"] == "failed" and "no evaluations" in outcome["error"]
+    assert outcome.status == "failed" and "no evaluations" in outcome.error
 
 
 def test_torch_style_oom_is_a_failure(cells):
@@ -107,8 +108,8 @@ def test_torch_style_oom_is_a_failure(cells):
         raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     outcome = execute_cell(runner, cells[0].config)
-    assert outcome["status"] == "failed"
-    assert outcome["error"].startswith("OutOfMemoryError: CUDA out of memory")
+    assert outcome.status == "failed"
+    assert outcome.error.startswith("OutOfMemoryError: CUDA out of memory")
 
 
 def test_system_exit_is_not_swallowed(cells):
@@ -168,7 +169,7 @@ def test_each_cell_starts_from_its_seed_whatever_ran_before(cells):
     random.random(), np.random.rand(3)  # another cell's draws in the same process
     execute_cell(runner, cells[1].config)
     again = execute_cell(runner, cells[0].config)
-    assert first["metrics"]["evaluations"] == again["metrics"]["evaluations"]
+    assert first.result.evaluations == again.result.evaluations
 
 
 class _StubRay:
@@ -276,7 +277,7 @@ def test_rows_under_a_legacy_auto_key_count_only_at_the_precision_they_ran(tmp_p
     with ResultsStore(tmp_path / "r.sqlite") as store:
         for old, new in zip(legacy, cells):  # a store from before: keyed with "auto", rows saying bf16 / fp32
             metrics = {**study_fake_runner.run(old.config), "precision": "bf16" if new.index % 2 == 0 else "fp32"}
-            store.record(old, {"status": "done", "metrics": metrics, "wall_s": 1.0})
+            store.record(old, CellOutcome(RunResult.parse(metrics), 1.0))
         todo = run_study(cells, store, runner=runner, progress=False)
         assert todo.skipped == sum(c.index % 2 == 0 for c in cells) and todo.done == len(cells) - todo.skipped
         assert store.status_of(cells) == {c.key: "done" for c in cells}

@@ -9,6 +9,7 @@ import pytest
 
 import study_fake_runner
 from xshot.errors import XshotError
+from xshot.results import CellOutcome, RunResult
 from xshot.studies.grid import expand
 from xshot.studies.spec import load_study
 from xshot.studies.store import FRAME_COLUMNS, ResultsStore
@@ -25,8 +26,8 @@ def cells(make_study):
     return expand(load_study(make_study()))
 
 
-def _done(cell):
-    return {"status": "done", "metrics": study_fake_runner.run(cell.config), "wall_s": 1.5}
+def _done(cell, metrics=None):
+    return CellOutcome(RunResult.parse(metrics or study_fake_runner.run(cell.config)), 1.5)
 
 
 def test_round_trip_and_dataframe_columns(tmp_path, cells):
@@ -65,7 +66,7 @@ def test_round_trip_and_dataframe_columns(tmp_path, cells):
 def test_failed_cell_is_one_row_and_is_replaced_on_retry(tmp_path, cells):
     cell = cells[0]
     with ResultsStore(tmp_path / "r.sqlite") as store:
-        store.record(cell, {"status": "failed", "error": "MemoryError: out of memory", "traceback": "tb"})
+        store.record(cell, CellOutcome(None, error="MemoryError: out of memory", traceback="tb"))
         assert store.cell_status() == {cell.key: "failed"}
         assert store.done_keys() == set()
         df = store.to_dataframe()
@@ -89,7 +90,7 @@ def test_rewriting_a_cell_never_duplicates(tmp_path, cells):
 def test_write_is_one_transaction(tmp_path, cells, monkeypatch):
     """An error half-way through a cell's rows leaves the previous state untouched."""
     with ResultsStore(tmp_path / "r.sqlite") as store:
-        store.record(cells[0], {"status": "failed", "error": "boom"})
+        store.record(cells[0], CellOutcome(None, error="boom"))
         real = store._insert_row
         calls = []
 
@@ -132,13 +133,12 @@ def test_empty_store_dataframe_has_the_columns(tmp_path):
 
 
 def test_each_row_keeps_the_run_notes_and_its_evaluation_notes(tmp_path, cells):
-    outcome = _done(cells[0])
-    metrics = outcome["metrics"]
+    metrics = study_fake_runner.run(cells[0].config)
     metrics["notes"] = ["run note"]
     first, second = list(metrics["evaluations"])[:2]
     metrics["evaluations"][first]["notes"] = ["3 in-context demonstrations: ..."]
     with ResultsStore(tmp_path / "r.sqlite") as store:
-        store.record(cells[0], outcome)
+        store.record(cells[0], _done(cells[0], metrics))
         notes = {r["eval_set"]: json.loads(r["notes"]) for r in store.rows()}
     assert notes[first] == ["run note", "3 in-context demonstrations: ..."]
     assert notes[second] == ["run note"]
