@@ -13,6 +13,7 @@ from pathlib import Path
 
 from xshot.errors import XshotError
 from xshot.io import atomic_open
+from xshot.methods import get_method, method_names
 from xshot.results import RunResult
 
 
@@ -21,11 +22,12 @@ def export(run_dir: Path, out: Path) -> Path:
 
     manifest = read_manifest(run_dir)  # refuse before loading anything
     method, task = manifest["run_config"]["method"], manifest["run_config"]["task"]
-    if (method, task, manifest["method_config"].get("pair_encoding")) != ("finetune", "nli", "cross"):
+    exportable = [name for name in method_names() if get_method(name).exports]
+    if task not in get_method(method).exports or manifest["method_config"].get("pair_encoding", "cross") != "cross":
         peft = next(Path(run_dir).glob(f"**/{PEFT_DIR}/adapter_config.json"), None)
         hint = f"; its adapter is in {peft.parent} (peft format)" if peft else ""
-        raise XshotError(f"{run_dir}: only finetune on NLI with pair_encoding cross exports as a transformers "
-                         f"sequence classifier, not {method} on {task}{hint}")
+        raise XshotError(f"{run_dir}: only {', '.join(exportable)} on NLI with pair_encoding cross exports as a "
+                         f"transformers sequence classifier, not {method} on {task}{hint}")
     model, config = load_model(run_dir)
     model.classifier.save_pretrained(out, safe_serialization=True)
     model.backbone.tokenizer.save_pretrained(out)

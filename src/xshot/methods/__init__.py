@@ -43,6 +43,9 @@ class Method:
     doc: str | None = None
     family: str = "baseline"
     display_name: str = ""
+    #: the tasks whose trained model ``xshot export`` writes as a plain transformers sequence classifier
+    #: (jointly encoded NLI pairs through the architecture's own head); others keep xshot's checkpoint
+    exports: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

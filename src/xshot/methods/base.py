@@ -297,6 +297,11 @@ class XshotModel(nn.Module):
         """Parameters outside the body that stay trainable under parameter-efficient tuning."""
         return []
 
+    @property
+    def rows_per_input(self) -> int:
+        """Rows the body runs per encoded input (LM-BFF's demonstration sets at test time); 1 for most methods."""
+        return 1
+
     def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]

@@ -111,7 +111,7 @@ def predict_proba(model: XshotModel, features: list[Feature], *, device: torch.d
     if batch_cost is None:
         key = device.type + ("-bf16" if dtype == torch.bfloat16 else "")
         batch_cost = BATCH_COST.get(key, BATCH_COST.get(device.type, DEFAULT_BATCH_COST))
-    rows = getattr(model, "rows_per_input", 1)  # several rows per input (LM-BFF demonstration sets)
+    rows = model.rows_per_input  # several rows per input (LM-BFF demonstration sets)
     batches = length_buckets(features, max(1, token_budget // rows), max(1, max_batch // rows), batch_cost)
     iterator = batches
     if progress:

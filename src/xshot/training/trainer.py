@@ -100,7 +100,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     order = torch.Generator().manual_seed(seed)
     batches = _batches(features, config.batch_size, order)
-    rows = config.batch_size * getattr(model, "rows_per_input", 1)
+    rows = config.batch_size * model.rows_per_input
     longest = max(len(f.input_ids) for f in features) + getattr(model, "virtual_tokens", 0)
     start = time.perf_counter()
     bar = _progress(steps, "train", progress)
