@@ -12,6 +12,7 @@ import json
 import logging
 import resource
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -123,18 +124,66 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak (KiB on Linux)
 
 
+@dataclass
+class Prepared:
+    """A run's inputs, checked and loaded: its runtime, method config, training sets and model."""
+
+    device: torch.device
+    threads: int
+    rt: Runtime
+    mcfg: MethodConfig
+    source: Dataset  # the source-language shots
+    target: Dataset | None  # the target-language shots, when the run has them
+    entity_types: tuple[str, ...]
+    model: XshotModel
+    load_s: float
+
+
+@dataclass
+class Trained:
+    """What training did: the method config it ended with (values chosen on the shots), each stage's loss
+    curve, the choices made from the shots, and its cost."""
+
+    mcfg: MethodConfig
+    training: list[TrainingStage] = field(default_factory=list)
+    choices: list[ShotChoice] = field(default_factory=list)
+    train_s: float = 0.0
+    choose_s: float = 0.0
+    tokens: int = 0
+    flops: float = 0.0
+
+
 def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,
         progress: bool = False, track: str | Path | None = None) -> RunResult:
-    """Train one configuration and evaluate it on every evaluation set.
+    """Train one configuration and evaluate it on every evaluation set: prepare, train, evaluate, assemble.
 
     ``track``: a TensorBoard log directory (default ``$XSHOT_TRACK_DIR``; none: no tracking).
     """
+    p = prepare_run(config, data_root, progress)
+    trained = train_stages(config, p, progress)
+    out = Path(out_dir) if out_dir else None
+    if out:  # the trained (fp32) weights, before a bf16 evaluation casts them
+        save_model(p.model, out / "model", config, trained.mcfg, p.entity_types, p.source.language, trained.choices)
+    to_inference_precision(p.model, p.rt.dtype)
+    evaluations = evaluate_all(config, p, trained.mcfg, out)
+    result = assemble(config, p, trained, evaluations)
+    if out:
+        result.save(out / "metrics.json")
+    tracking = track_dir(track)
+    if tracking is not None:
+        log_run(result, tracking)
+    return result
+
+
+def prepare_run(config: RunConfig, data_root: str | None, progress: bool) -> Prepared:
+    """Device, threads, precision and method config; every dataset checked before anything loads; the shots
+    and the model (seeded: new heads are initialised at random, same seed, same model)."""
     device = select_device(config.device)
     threads = configure_threads()
     rt = Runtime(device, select_precision(device, config.precision), data_root, progress)
     mcfg = method_config(config)
     reset_peak_memory(device)
-    seed_everything(config.seed)  # new heads are initialised at random: same seed, same model
+    seed_everything(config.seed)
     t0 = time.perf_counter()
     for spec, split in config.datasets():  # an evaluation set that cannot be read fails now, not after training
         check_dataset(spec, split, data_root)
@@ -142,93 +191,96 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str 
     target = training_data(config, config.target_train, config.target_k, rt) if config.target_train else None
     entity_types = source.labels if config.task == "ner" else ()
     model = build_model(config, mcfg, entity_types, source.language)
-    load_s = time.perf_counter() - t0
     log.info("run %s: %s on %s, %d training examples, %s", config.key(), config.method, config.model,
              len(source), "; ".join(model.notes) or "no notes")
     log.info("config: %s", json.dumps(config.model_dump(mode="json"), sort_keys=True))  # once the inputs are valid
+    return Prepared(device, threads, rt, mcfg, source, target, entity_types, model, time.perf_counter() - t0)
 
-    train_s = choose_s = flops = 0.0
-    tokens = 0
-    training: list[TrainingStage] = []  # the loss curve of each stage: is a result bad because nothing was learnt?
-    choices: list[ShotChoice] = []
-    for stage in (source, target):
+
+def train_stages(config: RunConfig, p: Prepared, progress: bool) -> Trained:
+    """Train on the source shots, then on the target shots when the run has them (methods that do not train
+    only see them); the search on the shots, if any, chooses on the source stage and every stage uses it."""
+    trained = Trained(p.mcfg)
+    for stage in (p.source, p.target):
         if stage is None:
             continue
-        if not mcfg.trains:  # zero-shot and in-context methods only see the shots
-            model.observe_shots(stage.examples, stage.language, config.seed)
+        if not trained.mcfg.trains:  # zero-shot and in-context methods only see the shots
+            p.model.observe_shots(stage.examples, stage.language, config.seed)
             continue
-        model.to(device)
-        features = model.encode(stage.examples)
-        budget_steps = None
-        if config.budget.get("train_flops"):  # equal compute: as many steps as the budget buys this method
-            budget_steps = steps_for_budget(model, features, mcfg, float(config.budget["train_flops"]))
-        steps = budget_steps if budget_steps is not None else config.max_steps
-        if config.search and stage is not source:  # the values chosen on the source shots
-            steps = budget_steps if budget_steps is not None else mcfg.max_steps
-        cross_validate = CrossValidation(model, stage.examples, mcfg, device, rt.dtype, config.seed, steps,
-                                         config.epochs)
-        started = time.perf_counter()
-        choices += model.choose_from_shots(Shots(stage.examples, stage.language, config.seed, cross_validate,
-                                                 lambda spec: training_data(config, spec, None, rt).examples))
-        if config.search and stage is source:  # the chosen values then train every stage
-            dev = dev_sample(config, source, rt) if config.selection == "dev-k" else None
-            mcfg, chosen = select_hyperparameters(config.model_copy(update={"max_steps": steps}), model,
-                                                  cross_validate, dev)
-            choices.append(chosen)
-            steps = mcfg.max_steps
-        choose_s += time.perf_counter() - started
-        result = train(model, features, mcfg, seed=config.seed, device=device, dtype=rt.dtype, max_steps=steps,
-                       epochs=config.epochs, progress=progress)
-        train_s += result.seconds
-        tokens += result.tokens
-        flops += result.flops
-        training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
-                                      loss=[round(x, 5) for x in result.losses]))
+        _train_stage(config, p, stage, trained, progress)
+    return trained
 
-    out = Path(out_dir) if out_dir else None
-    if out:  # the trained (fp32) weights, before a bf16 evaluation casts them
-        save_model(model, out / "model", config, mcfg, entity_types, source.language, choices)
-    to_inference_precision(model, rt.dtype)
+
+def _train_stage(config: RunConfig, p: Prepared, stage: Dataset, trained: Trained, progress: bool) -> None:
+    model, rt = p.model, p.rt
+    model.to(p.device)
+    features = model.encode(stage.examples)
+    budget_steps = None
+    if config.budget.get("train_flops"):  # equal compute: as many steps as the budget buys this method
+        budget_steps = steps_for_budget(model, features, trained.mcfg, float(config.budget["train_flops"]))
+    steps = budget_steps if budget_steps is not None else config.max_steps
+    if config.search and stage is not p.source:  # the values chosen on the source shots
+        steps = budget_steps if budget_steps is not None else trained.mcfg.max_steps
+    cross_validate = CrossValidation(model, stage.examples, trained.mcfg, p.device, rt.dtype, config.seed, steps,
+                                     config.epochs)
+    started = time.perf_counter()
+    trained.choices += model.choose_from_shots(Shots(stage.examples, stage.language, config.seed, cross_validate,
+                                                     lambda spec: training_data(config, spec, None, rt).examples))
+    if config.search and stage is p.source:  # the chosen values then train every stage
+        dev = dev_sample(config, p.source, rt) if config.selection == "dev-k" else None
+        trained.mcfg, chosen = select_hyperparameters(config.model_copy(update={"max_steps": steps}), model,
+                                                      cross_validate, dev)
+        trained.choices.append(chosen)
+        steps = trained.mcfg.max_steps
+    trained.choose_s += time.perf_counter() - started
+    result = train(model, features, trained.mcfg, seed=config.seed, device=p.device, dtype=rt.dtype,
+                   max_steps=steps, epochs=config.epochs, progress=progress)
+    trained.train_s += result.seconds
+    trained.tokens += result.tokens
+    trained.flops += result.flops
+    trained.training.append(TrainingStage(data=stage.name, examples=len(stage), steps=result.steps,
+                                          loss=[round(x, 5) for x in result.losses]))
+
+
+def evaluate_all(config: RunConfig, p: Prepared, mcfg: MethodConfig, out: Path | None) -> dict[str, Evaluation]:
+    """Every evaluation set, in order (predictions written under ``out``)."""
     evaluations: dict[str, Evaluation] = {}
-    eval_s = 0.0
-    shots_seen = {source.language}
+    shots_seen = {p.source.language}
     for spec in config.eval:
-        evaluation, records = evaluate_spec(model, config, mcfg, spec, config.eval_split, config.eval_limit, rt,
+        evaluation, records = evaluate_spec(p.model, config, mcfg, spec, config.eval_split, config.eval_limit, p.rt,
                                             shots_seen)
         evaluations[spec] = evaluation
-        eval_s += evaluation.eval_s or 0.0
         if out:
             write_jsonl(out / "predictions" / f"{_safe(spec)}.jsonl", records)
+    return evaluations
 
-    result = RunResult(
+
+def assemble(config: RunConfig, p: Prepared, trained: Trained, evaluations: dict[str, Evaluation]) -> RunResult:
+    source = p.source
+    return RunResult(
         key=config.key(),
         config=config.model_dump(mode="json"),
-        method_config=dataclasses.asdict(mcfg),
+        method_config=dataclasses.asdict(trained.mcfg),
         task=config.task,
         source_language=source.language,
         train_examples=len(source),
         train_counts=source.meta.get("mention_counts") or source.meta.get("label_counts"),
-        training=training,
+        training=trained.training,
         evaluations=evaluations,
-        params=Parameters(**count_parameters(model)),
-        time=Timing(load_s=load_s, choose_s=choose_s, train_s=train_s, eval_s=eval_s),
-        compute=Compute(train_tokens=tokens, train_flops=flops),
-        peak_memory_mb=peak_memory_mb(device),
-        model_source=model.backbone.name,
-        device=str(device),
-        precision=precision_name(rt.dtype),
-        threads=threads,
-        processor=processor_name(device.type),
-        notes=model.notes,
-        choices=choices,
+        params=Parameters(**count_parameters(p.model)),
+        time=Timing(load_s=p.load_s, choose_s=trained.choose_s, train_s=trained.train_s,
+                    eval_s=sum(e.eval_s or 0.0 for e in evaluations.values())),
+        compute=Compute(train_tokens=trained.tokens, train_flops=trained.flops),
+        peak_memory_mb=peak_memory_mb(p.device),
+        model_source=p.model.backbone.name,
+        device=str(p.device),
+        precision=precision_name(p.rt.dtype),
+        threads=p.threads,
+        processor=processor_name(p.device.type),
+        notes=p.model.notes,
+        choices=trained.choices,
         versions=versions(),
     )
-    if out:
-        result.save(out / "metrics.json")
-    tracking = track_dir(track)
-    if tracking is not None:
-        log_run(result, tracking)
-    return result
 
 
 def _safe(spec: str) -> str:
