@@ -23,6 +23,7 @@ from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_
 from xshot.reporting.frame import group_results, load_study, method_order, plan_note, prepare
 from xshot.reporting.languages import high_resource_set
 from xshot.reporting.sections import SECTIONS, ReportContext
+from xshot.reporting.sections.main import summarize_group, summary_rows
 
 def build_report(
     df: pd.DataFrame,
@@ -101,7 +102,8 @@ def build_report(
     ctx = ReportContext(done, failed, groups, colors, distance_fn, comparisons=comparisons)
     doc.sections = [SECTIONS.get(name)(ctx) for name in SECTIONS]
     results = df[df["study"].astype(str) == study_name] if filter_study else df
-    return _write(doc, Path(out_dir), results, ctx.summary_rows)
+    summary = [row for g in groups for row in summary_rows(summarize_group(g))]  # the main tables' numbers
+    return _write(doc, Path(out_dir), results, summary)
 
 def _write(doc: Document, out: Path, results: pd.DataFrame, summary_rows: list[dict[str, Any]]) -> Path:
     out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,13 @@ from xshot.reporting.languages import high_resource_set
 from xshot.reporting import build_report
 from xshot.reporting.frame import group_results, prepare
 from xshot.reporting.sections.cost import cost_table
-from xshot.reporting.sections.main import main_table
+from xshot.reporting.sections.main import main_table as render, summarize_group, summary_rows
+
+
+def main_table(g):
+    """The rendered table and summary.csv's rows of a group (as build_report computes them)."""
+    s = summarize_group(g)
+    return render(s), summary_rows(s)
 from xshot.reporting.sections.transfer import transfer_analysis
 
 

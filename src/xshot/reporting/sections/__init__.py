@@ -8,8 +8,7 @@ of the report).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -28,7 +27,6 @@ class ReportContext:
     colors: dict[str, str]
     distance_fn: Callable | None = None  # URIEL distances unless a test replaces them
     comparisons: list[tuple[str, str]] | None = None  # the study's named comparisons (None: the default ones)
-    summary_rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv, filled by the main section
 
 
 def finish(section: Section, ctx: ReportContext) -> Section:
