@@ -1,4 +1,5 @@
-"""``build_report``: the study report (report.md, report.html, figures/*.png, results.csv, summary.csv).
+"""``build_report``: the study report (report.md, report.html, tables.tex, figures/*.png, results.csv, summary.csv,
+answer.md).
 
 Input: the results DataFrame of ``xshot.studies.store.ResultsStore.to_dataframe()`` (or the CSV
 ``xshot results`` exports), one row per (cell, evaluation set), prepared and grouped by
@@ -18,6 +19,7 @@ from xshot.errors import XshotError
 from xshot.io import atomic_open
 from xshot.reporting import figures as figs
 from xshot.reporting import preregistration
+from xshot.reporting.answer import answer
 from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
 from xshot.reporting.frame import group_results, load_study, method_order, plan_note, prepare
@@ -82,7 +84,8 @@ def build_report(
             + "). Scores are the primary metric (accuracy for NLI, F1 for NER) ×100."
         )
     )
-    doc.intro += preregistration.paragraphs(spec, preregistration.check(spec, d))
+    registration = preregistration.check(spec, d)
+    doc.intro += preregistration.paragraphs(spec, registration)
     plan = plan_note(spec, d) if spec is not None else None
     if plan is not None:
         doc.intro.append(plan)
@@ -103,7 +106,11 @@ def build_report(
     doc.sections = [SECTIONS.get(name)(ctx) for name in SECTIONS]
     results = df[df["study"].astype(str) == study_name] if filter_study else df
     summary = [row for g in groups for row in summary_rows(summarize_group(g))]  # the main tables' numbers
-    return _write(doc, Path(out_dir), results, summary)
+    html = _write(doc, Path(out_dir), results, summary)
+    with atomic_open(Path(out_dir) / "answer.md") as f:
+        f.write(answer(ctx, f"What {study_name or 'the study'} found", registration))
+    (Path(out_dir) / "answer.md").chmod(0o644)
+    return html
 
 def _write(doc: Document, out: Path, results: pd.DataFrame, summary_rows: list[dict[str, Any]]) -> Path:
     out.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,11 @@ def test_unchanged_complete_study_is_the_preregistered_analysis(tmp_path, make_s
     assert main(["report", str(tmp_path / "r.sqlite"), "--study", str(study), "--out", str(report)]) == 0
     text = (report / "report.md").read_text()
     assert "This is the pre-registered analysis" in text and "Does LoRA beat fine-tuning" in text
+    answer = (report / "answer.md").read_text().splitlines()  # the findings' sentences, nothing more
+    assert answer[0] == "## What tiny found" and answer[2].startswith("The pre-registered analysis (study file")
+    bullets = [line for line in answer if line.startswith("- ")]
+    assert len(bullets) == 2 and all("LoRA − fine-tuning" in b and "cannot reach significance" in b for b in bullets)
+    assert "0 of 2 comparison(s) significant after Holm's adjustment" in "\n".join(answer)
 
 
 def test_a_file_edited_after_the_first_cell_is_a_deviation(tmp_path, make_study, runner):
