@@ -29,6 +29,12 @@ class LinearHead(nn.Module):
             return F.linear(self.dropout(h.float()), self.linear.weight.float(), bias)
 
 
+def extended_fp32_rows(weight: torch.Tensor, bias: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
+    """Rows of [weight | bias] in fp32 (the exact side of :meth:`VocabScorer.max_logit`)."""
+    column = bias[rows].float()[:, None] if bias is not None else torch.zeros(len(rows), 1, device=weight.device)
+    return torch.cat([weight[rows].float(), column], -1)
+
+
 class VocabScorer(nn.Module):
     """LM-head logits for a few vocabulary ids only, never the whole vocabulary when avoidable.
 
@@ -101,6 +107,50 @@ class VocabScorer(nn.Module):
                 if head_bias is not None:
                     logits = logits + (head_bias.float() if exact else head_bias)
             return (features.float(), logits.float()) if exact else (features, logits)
+
+    def max_logit(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the features entering the vocabulary projection [P, D] in fp32, each position's largest fp32 logit
+        over the whole vocabulary [P], before capping) — what EntLM's prediction rule needs.
+
+        With bf16 weights at evaluation (a linear head or tied embeddings) the product runs in bf16 first
+        (the CPU's bf16 matrix units), then only the rows within its rounding bound of the bf16 maximum are
+        recomputed in fp32, so the result is the fp32 maximum. The bound: inputs rounded to bf16 (unit
+        roundoff u = 2^-8) make each logit off by at most (2u + u^2 + D 2^-24) ||h|| ||w_row||, and the bf16
+        output adds u |logit|; a row whose bf16 logit is more than twice that below the bf16 maximum cannot
+        hold the fp32 maximum (the bias rides along as one more column, so that the bound covers it). Otherwise:
+        the full fp32 product."""
+        weight = self.weight_source.weight if self.mode != "mlm-head" else None
+        if weight is None or weight.dtype != torch.bfloat16 or torch.is_grad_enabled():
+            features, logits = self.project(h)
+            return features, logits.max(-1).values
+        with in_fp32(h):
+            features = h.float()
+            extended, norm = self._screen_matrix(weight)  # [V, D + 1] bf16: the rows, then the bias
+            h1 = torch.cat([features, torch.ones_like(features[:, :1])], -1)
+            approx = F.linear(h1.to(torch.bfloat16), extended)  # bf16 logits, fp32 accumulation
+            u = 2.0 ** -8  # |logit| <= ||h1|| ||row1||, so the output's rounding is bounded the same way
+            margin = 2 * (3 * u + u * u + h1.size(1) * 2.0 ** -24) * h1.norm(dim=-1) * norm
+            top = approx.amax(-1).float()
+            # compared in bf16 (no fp32 pass over the logits): the threshold lowered by its own rounding
+            threshold = (top - margin - 2 * u * (top.abs() + margin)).to(torch.bfloat16)
+            pos, rows = (approx >= threshold[:, None]).nonzero(as_tuple=True)
+            exact = (h1[pos] * extended_fp32_rows(weight, self._bias(), rows)).sum(-1)
+            best = torch.full((h.size(0),), -torch.inf, device=h.device).scatter_reduce(0, pos, exact, "amax")
+            return features, best
+
+    def _bias(self) -> torch.Tensor | None:
+        head_bias = self.bias if self.bias is not None else getattr(self.weight_source, "bias", None)
+        return head_bias
+
+    def _screen_matrix(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[rows | bias] in bf16 and the largest norm of its rows in fp32, built once per weight tensor."""
+        key = (weight.data_ptr(), weight.dtype)
+        if getattr(self, "_screen_key", None) != key:
+            bias = self._bias()
+            column = bias.float()[:, None] if bias is not None else torch.zeros(weight.size(0), 1)
+            rows = torch.cat([weight.float(), column.to(weight.device)], -1)
+            self._screen_key, self._screen = key, (rows.to(torch.bfloat16), rows.norm(dim=1).max())
+        return self._screen
 
     def cap(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.tanh(logits / self.softcap) * self.softcap if self.softcap else logits

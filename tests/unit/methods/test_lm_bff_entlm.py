@@ -277,3 +277,33 @@ def test_label_search_is_refused_with_the_demonstrations_it_would_not_score():
     with pytest.raises(XshotError, match="label_words=search scores its candidates without demonstrations"):
         config.resolve({"label_words": "search", "demonstrations": "random"})
     assert config.resolve({"label_words": "search"}).searches_label_words
+
+
+@pytest.mark.parametrize("fixture", ["tiny_decoder", "tiny_encoder_no_head"])
+def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(request, fixture):
+    """The largest real-vocabulary logit from the bf16 screen plus fp32 recomputation of the rows near it equals
+    the full fp32 product's, also with planted near-ties that bf16 rounding alone would misorder."""
+    from xshot.training.evaluate import to_inference_precision
+
+    model = make(request.getfixturevalue(fixture), task="ner")
+    model.eval()
+    to_inference_precision(model, torch.bfloat16)
+    scorer = model.scorer
+    weight = scorer.weight_source.weight
+    torch.manual_seed(0)
+    h = torch.randn(40, weight.size(1))
+    with torch.no_grad():
+        base = weight[7].float().clone()  # rows a hair apart along the direction of the first positions
+        for i, row in enumerate((11, 12, 13)):
+            weight[row] = (base + (i + 1) * 1e-3 * torch.randn_like(base)).to(weight.dtype)
+        h[:10] = base * 5 + 0.01 * torch.randn(10, base.numel())
+        _, screened = scorer.max_logit(h)
+        features, logits = scorer.project(h)  # the fp32 product over every row
+    assert screened.tolist() == pytest.approx(logits.max(-1).values.tolist(), abs=1e-5)
+    assert torch.equal(features, h.float())
+    with torch.no_grad():
+        batch = model.collate(model.encode(NER))
+        fast = model(batch)
+    with torch.enable_grad():  # the exact full-vocabulary path (as in training)
+        slow = model(batch)
+    assert torch.allclose(fast, slow.detach(), atol=1e-5) and torch.equal(fast.argmax(-1), slow.argmax(-1))

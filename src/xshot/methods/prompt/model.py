@@ -277,10 +277,10 @@ class PromptModel(XshotModel):
     def _entlm_scores(self, h: torch.Tensor, chunk: int = 256) -> torch.Tensor:
         """[B, P, D] → [B, P, 1 + E]: the best real-vocabulary logit (O), then each virtual token's logit."""
         flat, out = h.reshape(-1, h.size(-1)), []
-        for part in flat.split(chunk):  # the full-vocabulary logits of a few positions at a time
-            features, logits = self.scorer.project(part)
+        for part in flat.split(chunk):  # the largest real-vocabulary logit of a few positions at a time
+            features, best = self.scorer.max_logit(part)  # capping is monotone: the max of the capped logits
             virtual = F.linear(features, self.virtual.float()) + self.virtual_bias.float()
-            out.append(self.scorer.cap(torch.cat([logits.max(-1, keepdim=True).values, virtual], dim=-1)))
+            out.append(self.scorer.cap(torch.cat([best[:, None], virtual], dim=-1)))
         return torch.cat(out).view(*h.shape[:2], -1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
