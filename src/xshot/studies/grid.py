@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from xshot.errors import XshotError
-from xshot.studies.spec import LANG, Study, dataset_task, overrides_of, setting_ks
+from xshot.studies.spec import LANG, SettingSpec, Study, dataset_task, overrides_of, setting_ks
 from xshot.training.config import RunConfig
 
 _MERGED_DICTS = ("options", "label_map")
@@ -89,73 +89,64 @@ def expand(study: Study, models: list[str] | None = None, resolve_precision: boo
     ``models`` replaces the study's models and every setting's (the CLI's ``--model``). Without
     ``resolve_precision`` (a report, read anywhere) cells keep ``precision: auto``.
     """
-    override_models = bool(models)
-    models = list(models) if models else list(study.models)
-    defaults = overrides_of(study.defaults)
     cells: list[Cell] = []
     seen: set[str] = set()
     for s in study.settings:
-        task = s.task or study.task or dataset_task(s.train)
-        langs = s.languages if s.languages is not None else (study.languages or [])
-        evals = s.eval if s.eval is not None else (study.eval or [])
-        ks = setting_ks(study, s) or [None]
-        target_ks = s.target_k if s.target_k is not None else [None]
-        seeds = s.seeds if s.seeds else study.seeds
-        methods = [m for m in study.methods if s.runs(m.name)]
-        setting_over = overrides_of(s)
-
-        if LANG in s.train or (s.target_train and LANG in s.target_train):
-            groups = [
-                (
-                    lang,
-                    s.train.replace(LANG, lang),
-                    s.target_train.replace(LANG, lang) if s.target_train else None,
-                    _unique([e.replace(LANG, lang) for e in evals]),
-                )
-                for lang in langs
-            ]
-        else:
-            flat: list[str] = []
-            for e in evals:
-                flat.extend([e.replace(LANG, lang) for lang in langs] if LANG in e else [e])
-            groups = [(None, s.train, s.target_train, _unique(flat))]
-
-        setting_models = models if override_models or s.models is None else s.models
-        for lang, train, target_train, eval_specs in groups:
-            for model in setting_models:
-                for k in ks:
-                    for target_k in target_ks:
-                        for method in methods:
-                            fields = _merge(defaults, setting_over, overrides_of(method), s.method_overrides(method.name))
-                            for seed in seeds:
-                                try:
-                                    config = RunConfig(
-                                        task=task,
-                                        model=model,
-                                        method=method.name,
-                                        train=train,
-                                        k=k,
-                                        seed=seed,
-                                        eval=eval_specs,
-                                        target_train=target_train,
-                                        target_k=target_k if target_train else None,
-                                        **fields,
-                                    )
-                                except ValidationError as exc:
-                                    first = exc.errors()[0]
-                                    where = ".".join(str(x) for x in first.get("loc", ()))
-                                    msg = str(first.get("msg")).removeprefix("Value error, ")
-                                    raise XshotError(  # the method's entry: where its overrides meet the defaults
-                                        f"setting {s.name!r}, method {method.name!r}: {where + ': ' if where else ''}{msg}",
-                                        study.source, study.line_of(("methods", study.methods.index(method))),
-                                    ) from None
-                                legacy = None
-                                if resolve_precision and config.precision == "auto":
-                                    legacy, config = config.key(), resolve_auto_precision(config)
-                                key = config.key()
-                                if key in seen:
-                                    continue
-                                seen.add(key)
-                                cells.append(Cell(config, study.name, s.name, len(cells), lang,
-                                                  legacy if legacy != key else None, study.sha256))
+        for lang, config in _setting_configs(study, s, models):
+            legacy = None
+            if resolve_precision and config.precision == "auto":
+                legacy, config = config.key(), resolve_auto_precision(config)
+            key = config.key()
+            if key in seen:
+                continue
+            seen.add(key)
+            cells.append(Cell(config, study.name, s.name, len(cells), lang, legacy if legacy != key else None,
+                              study.sha256))
     return cells
+
+
+def _train_sets(study: Study, s: SettingSpec) -> list[tuple[str | None, str, str | None, list[str]]]:
+    """(language, train, target_train, eval specs) per cell group of a setting: one per language when its
+    training sets name "{lang}", else one evaluating on every language."""
+    langs = s.languages if s.languages is not None else (study.languages or [])
+    evals = s.eval if s.eval is not None else (study.eval or [])
+    if LANG in s.train or (s.target_train and LANG in s.target_train):
+        return [(lang, s.train.replace(LANG, lang), s.target_train.replace(LANG, lang) if s.target_train else None,
+                 _unique([e.replace(LANG, lang) for e in evals])) for lang in langs]
+    flat: list[str] = []
+    for e in evals:
+        flat.extend([e.replace(LANG, lang) for lang in langs] if LANG in e else [e])
+    return [(None, s.train, s.target_train, _unique(flat))]
+
+
+def _setting_configs(study: Study, s: SettingSpec, models: list[str] | None):
+    """(language, RunConfig) of every cell of a setting, in order: train set x model x K x target K x method x
+    seed. Overrides: defaults < setting < method < the setting's entry for the method."""
+    task = s.task or study.task or dataset_task(s.train)
+    setting_models = list(models) if models else (s.models if s.models is not None else list(study.models))
+    methods = [m for m in study.methods if s.runs(m.name)]
+    for lang, train, target_train, eval_specs in _train_sets(study, s):
+        for model in setting_models:
+            for k in setting_ks(study, s) or [None]:
+                for target_k in s.target_k if s.target_k is not None else [None]:
+                    for method in methods:
+                        fields = _merge(overrides_of(study.defaults), overrides_of(s), overrides_of(method),
+                                        s.method_overrides(method.name))
+                        for seed in s.seeds if s.seeds else study.seeds:
+                            yield lang, _config(study, s, method, dict(
+                                task=task, model=model, method=method.name, train=train, k=k, seed=seed,
+                                eval=eval_specs, target_train=target_train,
+                                target_k=target_k if target_train else None, **fields))
+
+
+def _config(study: Study, s: SettingSpec, method, values: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        msg = str(first.get("msg")).removeprefix("Value error, ")
+        raise XshotError(  # the method's entry: where its overrides meet the defaults
+            f"setting {s.name!r}, method {method.name!r}: {where + ': ' if where else ''}{msg}",
+            study.source, study.line_of(("methods", study.methods.index(method))),
+        ) from None
