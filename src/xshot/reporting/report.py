@@ -48,69 +48,64 @@ def build_report(
     distances (tests).
     """
     study_name, spec = load_study(study)
-    d = prepare(df)
-    filter_study = study_name is not None and "study" in df.columns
-    if filter_study:
-        known = sorted(str(s) for s in d["study"].dropna().unique())
-        d = d[d["study"].astype(str) == study_name]
-        if d.empty:
-            raise XshotError(
-                f"no results for study {study_name!r} (studies in the results: {', '.join(known) or 'none'})"
-            )
+    d = _study_rows(prepare(df), study_name if "study" in df.columns else None)
     high = high_resource_set(high_resource)
-    title = title or (f"Study report: {study_name}" if study_name else "xshot study report")
-
     done_mask = (d["status"] == "done") & d["score"].notna() & (d["eval_set"] != "")
-    done = d[done_mask]
-    failed = d[d["status"] != "done"]
-    n_incomplete = int(((d["status"] == "done") & ~done_mask).sum())
-
+    done, failed = d[done_mask], d[d["status"] != "done"]
     groups = group_results(done, high)
-    colors = figs.method_colors(method_order(done["method"]))
-    doc = Document(title=title)
-    studies = sorted(str(s) for s in d["study"].dropna().unique())
-    doc.intro.append(
-        Paragraph(
-            f"{d['cell'].nunique()} cell(s): {done['cell'].nunique()} completed, {failed['cell'].nunique()} failed"
-            + (f", in study {', '.join(studies)}" if studies else "")
-            + f". Tasks: {', '.join(sorted(done['task'].unique())) or 'none'}; "
-            + f"methods: {', '.join(method_order(done['method'])) or 'none'}."
-        )
-    )
-    doc.intro.append(
-        Paragraph(
-            "Low-resource languages: every language outside the high-resource list ("
-            + ", ".join(sorted(high))
-            + "). Scores are the primary metric (accuracy for NLI, F1 for NER) ×100."
-        )
-    )
     registration = preregistration.check(spec, d)
-    doc.intro += preregistration.paragraphs(spec, registration)
-    plan = plan_note(spec, d) if spec is not None else None
-    if plan is not None:
-        doc.intro.append(plan)
-    precisions = sorted(p for p in done["precision_label"].unique() if p)
-    if precisions:
-        doc.intro.append(Paragraph(
-            f"These results mix precisions ({', '.join(precisions)}): results at different precisions are different "
-            "results, so each has its own tables; compare methods within one precision.", note=True))
-    if n_incomplete:
-        doc.intro.append(
-            Paragraph(f"{n_incomplete} completed row(s) without a score or evaluation set were ignored.", note=True)
-        )
-    if done.empty:
-        doc.intro.append(Paragraph("No completed cells: there is nothing to tabulate yet.", note=True))
-
+    doc = Document(title=title or (f"Study report: {study_name}" if study_name else "xshot study report"))
+    doc.intro = _intro(d, done, failed, high, spec, registration, int(((d["status"] == "done") & ~done_mask).sum()))
     comparisons = [tuple(c) for c in spec.comparisons] if spec is not None and spec.comparisons else None
-    ctx = ReportContext(done, failed, groups, colors, distance_fn, comparisons=comparisons)
+    ctx = ReportContext(done, failed, groups, figs.method_colors(method_order(done["method"])), distance_fn,
+                        comparisons=comparisons)
     doc.sections = [SECTIONS.get(name)(ctx) for name in SECTIONS]
-    results = df[df["study"].astype(str) == study_name] if filter_study else df
+    results = df[df["study"].astype(str) == study_name] if study_name is not None and "study" in df.columns else df
     summary = [row for g in groups for row in summary_rows(summarize_group(g))]  # the main tables' numbers
     html = _write(doc, Path(out_dir), results, summary)
     with atomic_open(Path(out_dir) / "answer.md") as f:
         f.write(answer(ctx, f"What {study_name or 'the study'} found", registration))
     (Path(out_dir) / "answer.md").chmod(0o644)
     return html
+
+
+def _study_rows(d: pd.DataFrame, study_name: str | None) -> pd.DataFrame:
+    """The prepared rows of one study (all of them without a name); none is an error naming the studies there."""
+    if study_name is None:
+        return d
+    known = sorted(str(s) for s in d["study"].dropna().unique())
+    d = d[d["study"].astype(str) == study_name]
+    if d.empty:
+        raise XshotError(f"no results for study {study_name!r} (studies in the results: {', '.join(known) or 'none'})")
+    return d
+
+
+def _intro(d: pd.DataFrame, done: pd.DataFrame, failed: pd.DataFrame, high: set[str], spec: Any,
+           registration: Any, n_incomplete: int) -> list[Paragraph]:
+    """What the results cover, the registration, the plan's coverage, and what was left out."""
+    studies = sorted(str(s) for s in d["study"].dropna().unique())
+    out = [Paragraph(f"{d['cell'].nunique()} cell(s): {done['cell'].nunique()} completed, {failed['cell'].nunique()} "
+                     f"failed" + (f", in study {', '.join(studies)}" if studies else "")
+                     + f". Tasks: {', '.join(sorted(done['task'].unique())) or 'none'}; "
+                     + f"methods: {', '.join(method_order(done['method'])) or 'none'}."),
+           Paragraph("Low-resource languages: every language outside the high-resource list ("
+                     + ", ".join(sorted(high)) + "). Scores are the primary metric (accuracy for NLI, F1 for NER) ×100.")]
+    out += preregistration.paragraphs(spec, registration)
+    plan = plan_note(spec, d) if spec is not None else None
+    if plan is not None:
+        out.append(plan)
+    precisions = sorted(p for p in done["precision_label"].unique() if p)
+    if precisions:
+        out.append(Paragraph(
+            f"These results mix precisions ({', '.join(precisions)}): results at different precisions are different "
+            "results, so each has its own tables; compare methods within one precision.", note=True))
+    if n_incomplete:
+        out.append(Paragraph(f"{n_incomplete} completed row(s) without a score or evaluation set were ignored.",
+                             note=True))
+    if done.empty:
+        out.append(Paragraph("No completed cells: there is nothing to tabulate yet.", note=True))
+    return out
+
 
 def _write(doc: Document, out: Path, results: pd.DataFrame, summary_rows: list[dict[str, Any]]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
