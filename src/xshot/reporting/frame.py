@@ -241,6 +241,13 @@ class Group:
             parts.append("k" + self.k_label)
         return f"figures/{slug(*parts)}.png"
 
+    def same_setting(self, d: pd.DataFrame) -> pd.Series:
+        """The rows of ``d`` from this group's setting at any K (its key but K: task, model, setting, training
+        set, target K, precision): where a source-language score at another K may be found."""
+        return ((d["task"] == self.task) & (d["model"] == self.model) & (d["setting"] == self.setting)
+                & (d["train"] == self.train) & (d["target_k_label"] == self.target_k)
+                & (d["precision_label"] == self.precision))
+
     def seed_scores(self, method: str, col: Column) -> dict[float, float]:
         return self.scores.get((method, col.key), {})
 

@@ -48,12 +48,7 @@ def transfer_analysis(g: Group, done: pd.DataFrame, distance_fn=None) -> Transfe
             ref[m] = g.summary(m, src_col).mean
             how[m] = "source-language evaluation"
             continue
-        other = done[
-            (done["task"] == g.task) & (done["model"] == g.model) & (done["train"] == g.train)
-            & (done["setting"] == g.setting) & (done["target_k_label"] == g.target_k)
-            & (done["precision_label"] == g.precision)
-            & (done["method"] == m) & (done["lang_iso"] == done["src_iso"])
-        ]  # fmt: skip
+        other = done[g.same_setting(done) & (done["method"] == m) & (done["lang_iso"] == done["src_iso"])]
         if len(other):
             ks = other["k_num"].fillna(np.inf)
             target_k = g.k_num if not math.isnan(g.k_num) else np.inf
