@@ -48,10 +48,6 @@ class Backbone:
     def hidden_size(self) -> int:
         return self.body.config.hidden_size
 
-    @property
-    def input_embeddings(self) -> nn.Embedding:
-        return self.body.get_input_embeddings()
-
     def word_ids(self, words: list[str], first: bool) -> list[list[int]]:
         """Sub-token ids of words as they appear in running text (not as isolated strings)."""
         texts = [w if (first and i == 0) else self.word_prefix + w for i, w in enumerate(words)]

@@ -23,12 +23,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_state = {"debug": False}
-
-
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
-    _state["debug"] = debug
+    """The option is declared for --help and parsing; main() reads it before the command runs."""
 
 
 def _register() -> None:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Union
 
 from xshot.errors import Unavailable, XshotError
 from xshot.registry import Registry
+from xshot.seeding import seed_everything
 from xshot.studies.grid import Cell
 from xshot.studies.probe import Needs, needs_of, write_token
 from xshot.studies.spec import Resources
@@ -76,24 +77,6 @@ def _free_memory() -> None:
             pass
 
 
-def seed_process(seed: int) -> None:
-    """Reset the process-wide random generators (random, numpy, torch when loaded) to the cell's seed.
-
-    Cells run one after another in the same process (locally, and in reused Ray workers): without
-    this, anything a runner draws before seeding itself would depend on which cells ran before it in
-    that process, and the same study could score differently under the two executors.
-    """
-    import random
-
-    random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)  # CPU and every CUDA device
-
-
 def failure(err: BaseException, wall_s: float | None = None, tb: str | None = None) -> CellOutcome:
     message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     message = " ".join(message.split())  # one line
@@ -114,7 +97,7 @@ def execute_cell(runner: Runner, config: Any, out_dir: str | Path | None = None)
     start = time.perf_counter()
     try:
         fn = resolve_runner(runner)
-        seed_process(config.seed)
+        seed_everything(config.seed)
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
         result = RunResult.parse(fn(config, out_dir=Path(out_dir) if out_dir is not None else None))

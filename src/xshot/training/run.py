@@ -28,6 +28,7 @@ from xshot.errors import XshotError
 from xshot.io import write_jsonl
 from xshot.methods.base import MethodConfig, Shots, XshotModel
 from xshot.provenance import versions
+from xshot.seeding import seed_everything
 from xshot.results import Compute, Evaluation, Parameters, RunResult, ShotChoice, Timing, TrainingStage
 from xshot.training.checkpoint import save_model
 from xshot.training.config import RunConfig
@@ -35,7 +36,7 @@ from xshot.training.evaluate import predict_proba, to_inference_precision
 from xshot.training.prepare import Runtime, build_model, dev_sample, load_data, method_config, training_data
 from xshot.training.selection import CrossValidation, select_hyperparameters
 from xshot.training.tracking import log_run, track_dir
-from xshot.training.trainer import seed_everything, steps_for_budget, train
+from xshot.training.trainer import steps_for_budget, train
 
 log = logging.getLogger("xshot")
 EVAL_SUBSET_SEED = 0  # the same evaluation subset for every method and seed, so runs are paired

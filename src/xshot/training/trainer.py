@@ -10,12 +10,10 @@ configuration and seed give the same model on CPU.
 from __future__ import annotations
 
 import math
-import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from xshot.backbone import precision_name
@@ -23,13 +21,8 @@ from xshot.errors import Diverged, XshotError
 from xshot.kernels import training_attention, training_dropout
 from xshot.methods.base import MethodConfig, XshotModel
 from xshot.methods.inputs import Feature
+from xshot.seeding import seed_everything
 from xshot.training.config import resolve_steps
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

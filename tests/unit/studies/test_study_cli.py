@@ -340,7 +340,6 @@ def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
     """EntLM's objective sends every token through the whole vocabulary: V·H on top of the body's 12·L·H²."""
     from xshot.methods import get_method
     from xshot.training.config import RunConfig
-    from xshot.training.config import RunConfig
 
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 3072}))
     full = RunConfig(task="ner", model=str(tmp_path), method="prompt", train="wikiann:en", k=10,
