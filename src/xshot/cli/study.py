@@ -75,6 +75,9 @@ def run_command(
     out = Console(highlight=False, soft_wrap=True)
     if executor == "local":  # Ray cells run on the cluster's machines, which may have devices and data this one lacks
         _check_cells(cells, study_path, data_root)
+    elif runs_dir is None:
+        out.print("ray: the cells' run directories (checkpoints, predictions) are not kept; pass --runs-dir DIR on "
+                  "storage every node shares to keep them (the store keeps every result)")
     with ResultsStore(store_path) as results:
         todo, skipped = pending_cells(cells, results, resume)
         out.print(
