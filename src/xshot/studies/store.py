@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from xshot.errors import XshotError
 from xshot.provenance import versions
@@ -43,67 +43,76 @@ CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (cell TEXT PRIMARY KEY, owner
                 "pid INTEGER NOT NULL, expires REAL NOT NULL)")
 FAILED_EVAL_SET = ""  # the eval_set of a failed cell's single row
 
-# column name -> SQL type, in table order
-COLUMNS: dict[str, str] = {
-    "cell": "TEXT NOT NULL",
-    "eval_set": "TEXT NOT NULL",
-    "study": "TEXT",
-    "study_sha256": "TEXT",  # the study file's SHA-256 when the cell ran (pre-registration)
-    "setting": "TEXT",
-    "status": "TEXT NOT NULL CHECK (status IN ('done', 'failed'))",
-    "error": "TEXT",
-    "traceback": "TEXT",
-    "task": "TEXT",
-    "model": "TEXT",
-    "method": "TEXT",
-    "train": "TEXT",
-    "k": "INTEGER",
-    "seed": "INTEGER",
-    "target_train": "TEXT",
-    "target_k": "INTEGER",
-    "language": "TEXT",
-    "source_language": "TEXT",
-    "primary_metric": "TEXT",
-    "score": "REAL",
-    "ci_low": "REAL",
-    "ci_high": "REAL",
-    "n": "INTEGER",
-    "scores": "TEXT",  # JSON {metric: value}
-    "ci": "TEXT",  # JSON {metric: [low, high]}
-    "train_s": "REAL",
-    "train_flops": "REAL",  # estimated training compute (results.Compute)
-    "choose_s": "REAL",  # choosing from the shots before training (label search and its folds)
-    "eval_s": "REAL",  # this evaluation set's evaluation time
-    "load_s": "REAL",
-    "cell_eval_s": "REAL",  # the whole cell's evaluation time
-    "wall_s": "REAL",  # the cell's wall-clock time as the executor saw it
-    "peak_memory_mb": "REAL",
-    "precision": "TEXT",  # bf16 | fp16 | fp32: results at different precisions are different results
-    "threads": "INTEGER",  # intra-op CPU threads of the cell
-    "processor": "TEXT",  # the CPU or GPU the cell ran on (hardware.processor_name)
-    "trainable_params": "INTEGER",
-    "total_params": "INTEGER",
-    "fertility": "REAL",
-    "versions": "TEXT",  # JSON
-    "config": "TEXT",  # JSON RunConfig.model_dump()
-    "method_config": "TEXT",  # JSON
-    "notes": "TEXT",  # JSON list
-    "choices": "TEXT",  # JSON list of what the method chose from the shots (results.ShotChoice)
-    "created_at": "TEXT",
-    "recorded_at": "REAL",  # time.time() when recorded (claims: recorded by another process since one started)
-}
+@dataclass(frozen=True)
+class StoreColumn:
+    """One column of the store: its SQL declaration, where the results DataFrame (and the exported CSV) puts
+    it, and its type there."""
 
-#: the DataFrame's leading columns (the report reads these names), then score_/ci_low_/ci_high_<metric>
-FRAME_COLUMNS = [
-    "cell", "study", "status", "error", "task", "model", "method", "train", "source_language", "k", "seed",
-    "eval_set", "language", "primary_metric", "score", "ci_low", "ci_high",
-]
-FRAME_TAIL = [
-    "train_s", "eval_s", "peak_memory_mb", "trainable_params", "total_params", "fertility", "versions", "created_at",
-    "setting", "target_train", "target_k", "n", "load_s", "cell_eval_s", "wall_s", "config", "method_config", "notes",
-    "precision", "threads", "processor", "traceback", "choose_s", "choices", "train_flops", "study_sha256",
-]
-_INT_COLUMNS = ("k", "seed", "target_k", "n", "trainable_params", "total_params", "threads")
+    name: str
+    sql: str
+    frame: Literal["lead", "tail", None]  # lead, then score_/ci_low_/ci_high_<metric>, then tail; None: not a column
+    kind: Literal["text", "int", "float"] = "text"  # text: kept as stored (JSON, strings, REALs not converted)
+
+
+def _col(name: str, sql: str, frame: Literal["lead", "tail", None], kind: Literal["text", "int", "float"] = "text"):
+    return StoreColumn(name, sql, frame, kind)
+
+
+#: the one column specification: the table (in this order, for new stores), the DataFrame's columns and types
+SPEC: tuple[StoreColumn, ...] = (
+    _col("cell", "TEXT NOT NULL", "lead"),
+    _col("study", "TEXT", "lead"),
+    _col("status", "TEXT NOT NULL CHECK (status IN ('done', 'failed'))", "lead"),
+    _col("error", "TEXT", "lead"),
+    _col("task", "TEXT", "lead"),
+    _col("model", "TEXT", "lead"),
+    _col("method", "TEXT", "lead"),
+    _col("train", "TEXT", "lead"),
+    _col("source_language", "TEXT", "lead"),
+    _col("k", "INTEGER", "lead", "int"),
+    _col("seed", "INTEGER", "lead", "int"),
+    _col("eval_set", "TEXT NOT NULL", "lead"),
+    _col("language", "TEXT", "lead"),
+    _col("primary_metric", "TEXT", "lead"),
+    _col("score", "REAL", "lead", "float"),
+    _col("ci_low", "REAL", "lead", "float"),
+    _col("ci_high", "REAL", "lead", "float"),
+    _col("train_s", "REAL", "tail", "float"),
+    _col("eval_s", "REAL", "tail", "float"),  # this evaluation set's evaluation time
+    _col("peak_memory_mb", "REAL", "tail", "float"),
+    _col("trainable_params", "INTEGER", "tail", "int"),
+    _col("total_params", "INTEGER", "tail", "int"),
+    _col("fertility", "REAL", "tail", "float"),
+    _col("versions", "TEXT", "tail"),  # JSON
+    _col("created_at", "TEXT", "tail"),
+    _col("setting", "TEXT", "tail"),
+    _col("target_train", "TEXT", "tail"),
+    _col("target_k", "INTEGER", "tail", "int"),
+    _col("n", "INTEGER", "tail", "int"),
+    _col("load_s", "REAL", "tail", "float"),
+    _col("cell_eval_s", "REAL", "tail", "float"),  # the whole cell's evaluation time
+    _col("wall_s", "REAL", "tail", "float"),  # the cell's wall-clock time as the executor saw it
+    _col("config", "TEXT", "tail"),  # JSON RunConfig.model_dump()
+    _col("method_config", "TEXT", "tail"),  # JSON
+    _col("notes", "TEXT", "tail"),  # JSON list
+    _col("precision", "TEXT", "tail"),  # bf16 | fp16 | fp32: results at different precisions are different results
+    _col("threads", "INTEGER", "tail", "int"),  # intra-op CPU threads of the cell
+    _col("processor", "TEXT", "tail"),  # the CPU or GPU the cell ran on (hardware.processor_name)
+    _col("traceback", "TEXT", "tail"),
+    _col("choose_s", "REAL", "tail"),  # choosing from the shots before training (label search and its folds)
+    _col("choices", "TEXT", "tail"),  # JSON list of what the method chose from the shots (results.ShotChoice)
+    _col("train_flops", "REAL", "tail"),  # estimated training compute (results.Compute)
+    _col("study_sha256", "TEXT", "tail"),  # the study file's SHA-256 when the cell ran (pre-registration)
+    _col("scores", "TEXT", None),  # JSON {metric: value}: the DataFrame's score_<metric> columns
+    _col("ci", "TEXT", None),  # JSON {metric: [low, high]}: its ci_low_/ci_high_<metric> columns
+    _col("recorded_at", "REAL", None),  # time.time() when recorded (claims: recorded by another process since)
+)
+COLUMNS: dict[str, str] = {c.name: c.sql for c in SPEC}
+#: the DataFrame's leading columns (the report reads these names), then score_/ci_low_/ci_high_<metric>, then the tail
+FRAME_COLUMNS = [c.name for c in SPEC if c.frame == "lead"]
+FRAME_TAIL = [c.name for c in SPEC if c.frame == "tail"]
+_INT_COLUMNS = tuple(c.name for c in SPEC if c.frame and c.kind == "int")
+_FLOAT_COLUMNS = tuple(c.name for c in SPEC if c.frame and c.kind == "float")
 
 
 class Claim(str, Enum):
@@ -424,8 +433,7 @@ class ResultsStore:
         df = pd.DataFrame.from_records(records, columns=columns)
         for col in _INT_COLUMNS:
             df[col] = df[col].astype("Int64")
-        for col in ["score", "ci_low", "ci_high", *metric_cols, "train_s", "eval_s", "peak_memory_mb", "fertility",
-                    "load_s", "cell_eval_s", "wall_s"]:
+        for col in [*_FLOAT_COLUMNS, *metric_cols]:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
         return df
 
