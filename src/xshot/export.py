@@ -21,9 +21,9 @@ def export(run_dir: Path, out: Path) -> Path:
     from xshot.training.checkpoint import PEFT_DIR, load_model, read_manifest
 
     manifest = read_manifest(run_dir)  # refuse before loading anything
-    method, task = manifest["run_config"]["method"], manifest["run_config"]["task"]
+    method, task = manifest.run_config.method, manifest.run_config.task
     exportable = [name for name in method_names() if get_method(name).exports]
-    if task not in get_method(method).exports or manifest["method_config"].get("pair_encoding", "cross") != "cross":
+    if task not in get_method(method).exports or manifest.method_config.get("pair_encoding", "cross") != "cross":
         peft = next(Path(run_dir).glob(f"**/{PEFT_DIR}/adapter_config.json"), None)
         hint = f"; its adapter is in {peft.parent} (peft format)" if peft else ""
         raise XshotError(f"{run_dir}: only {', '.join(exportable)} on NLI with pair_encoding cross exports as a "

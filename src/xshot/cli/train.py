@@ -155,7 +155,6 @@ def evaluate(
     from xshot.backbone import select_device, select_precision
     from xshot.data.spec import check as check_dataset
     from xshot.io import write_json
-    from xshot.methods import get_method
     from xshot.training.checkpoint import load_model, read_manifest
     from xshot.training.evaluate import to_inference_precision
     from xshot.training.prepare import Runtime
@@ -167,10 +166,10 @@ def evaluate(
     for spec in specs:
         check_dataset(spec, split, data_root)
     model, cfg = load_model(model_dir, data_root)
-    mcfg = get_method(cfg.method).config_class(**manifest["method_config"])
+    mcfg = manifest.method()
     rt = Runtime(where, select_precision(where, cfg.precision), data_root, True)
     to_inference_precision(model, rt.dtype)
-    shots_seen = {manifest["source_language"]}
+    shots_seen = {manifest.source_language}
     results = {spec: evaluate_spec(model, cfg, mcfg, spec, split, eval_limit, rt, shots_seen)[0]
                for spec in specs}
     if out:
@@ -191,7 +190,7 @@ def predict_cmd(
     from xshot.training.checkpoint import load_model, read_manifest
 
     where = select_device(device)  # this machine's device and the input, checked before any weight loads
-    examples = read_input(input_file, read_manifest(model_dir)["run_config"]["task"])
+    examples = read_input(input_file, read_manifest(model_dir).run_config.task)
     model, cfg = load_model(model_dir)
     rows = label(model, cfg, examples, where)
     if out:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import torch
 from safetensors.torch import load_file, save
@@ -26,6 +29,23 @@ from xshot.training.prepare import Runtime, build_model, training_data
 WEIGHTS = "trainable.safetensors"
 MANIFEST = "xshot.json"
 PEFT_DIR = "peft"  # the body's adapter in peft's own format (the task head stays in WEIGHTS)
+
+
+class Manifest(BaseModel):
+    """``model/xshot.json``: what rebuilds a saved model (read by ``xshot eval``, ``predict`` and ``export``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_config: RunConfig
+    method_config: dict[str, Any] = Field(description="the resolved method options (MethodConfig fields)")
+    entity_types: tuple[str, ...] = ()
+    source_language: str | None = None
+    choices: list[ShotChoice] = Field(default_factory=list, description="what the run chose from its shots")
+
+    def method(self) -> MethodConfig:
+        from xshot.methods import get_method
+
+        return get_method(self.run_config.method).config_class(**self.method_config)
 
 
 def trainable_state(model: XshotModel) -> dict[str, torch.Tensor]:
@@ -46,13 +66,9 @@ def save_model(model: XshotModel, directory: Path, config: RunConfig, mcfg: Meth
         f.write(save(trainable_state(model), metadata={"format": "pt", "xshot": "trainable"}))
     if hasattr(model.body, "peft_config"):  # a standard adapter directory: PeftModel.from_pretrained(base, it)
         model.body.save_pretrained(directory / PEFT_DIR, safe_serialization=True)
-    write_json(directory / MANIFEST, {
-        "run_config": config.model_dump(mode="json"),
-        "method_config": dataclasses.asdict(mcfg),
-        "entity_types": list(entity_types),
-        "source_language": source_language,
-        "choices": [c.model_dump(mode="json") for c in choices],  # e.g. searched label words
-    })
+    manifest = Manifest(run_config=config, method_config=dataclasses.asdict(mcfg), entity_types=tuple(entity_types),
+                        source_language=source_language, choices=list(choices))
+    write_json(directory / MANIFEST, manifest.model_dump(mode="json"))
 
 
 def model_directory(directory: str | Path) -> Path:
@@ -61,25 +77,27 @@ def model_directory(directory: str | Path) -> Path:
     return directory / "model" if (directory / "model" / MANIFEST).exists() else directory
 
 
-def read_manifest(directory: str | Path) -> dict:
+def read_manifest(directory: str | Path) -> Manifest:
     """The run and method configuration a model was saved with (cheap: no weights are read)."""
     path = model_directory(directory) / MANIFEST
     if not path.exists():
         raise XshotError(f"{Path(directory)} is not a model saved by xshot (no {MANIFEST})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError) as err:
+        first = str(err).splitlines()[0] if isinstance(err, json.JSONDecodeError) else \
+            f"{'.'.join(str(x) for x in err.errors()[0]['loc'])}: {err.errors()[0]['msg']}"
+        raise XshotError(f"not a valid xshot model manifest: {first}", path) from None
 
 
 def load_model(directory: str | Path, data_root: str | None = None) -> tuple[XshotModel, RunConfig]:
     """Rebuild a model saved by :func:`save_model` (the base checkpoint must be reachable; for methods whose
     predictions read the shots, the training data too, under ``data_root``)."""
-    from xshot.methods import get_method
-
     directory = model_directory(directory)
     manifest = read_manifest(directory)
-    config = RunConfig(**manifest["run_config"])
-    mcfg = get_method(config.method).config_class(**manifest["method_config"])
-    model = build_model(config, mcfg, tuple(manifest["entity_types"]), manifest["source_language"])
-    model.restore_choices([ShotChoice.model_validate(c) for c in manifest.get("choices", [])])
+    config, mcfg = manifest.run_config, manifest.method()
+    model = build_model(config, mcfg, manifest.entity_types, manifest.source_language)
+    model.restore_choices(manifest.choices)
     state = load_file(directory / WEIGHTS)
     params = dict(model.named_parameters())
     unknown = sorted(set(state) - set(params))

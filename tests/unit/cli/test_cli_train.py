@@ -194,3 +194,24 @@ def test_an_unquoted_template_option_is_one_line_not_a_yaml_traceback(tmp_path, 
     assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert "--option template: '{premise}, right? {label}, {hypothesis}' is not a YAML value" in err
     assert """-o 'template="..."'""" in err
+
+
+def test_a_broken_model_manifest_is_one_line_naming_it(tmp_path, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "xshot.json").write_text('{"method_config": {}}')
+    code = main(["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.txt")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "xshot.json: not a valid xshot model manifest: run_config: Field required" in err
+
+
+def test_the_manifest_round_trips_typed(tiny_encoder, tmp_path):
+    from xshot.training.checkpoint import read_manifest
+
+    data = _write_jsonl(tmp_path / "nli.jsonl", NLI)
+    assert main(["train", "--task", "nli", "--model", tiny_encoder, "--method", "finetune", "--train", f"jsonl:{data}",
+                 "--k", "2", "--seed", "1", "--eval", f"jsonl:{data}", "--max-steps", "1", "--out",
+                 str(tmp_path / "run"), "--quiet"]) == 0
+    manifest = read_manifest(tmp_path / "run")
+    assert manifest.run_config.method == "finetune" and manifest.method().max_steps == 100
+    assert manifest.entity_types == () and manifest.choices == []
