@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Cell:
+class TableCell:
     text: str
     bold: bool = False
     mark: str = ""  # a footnote mark shown after the text, e.g. "†1"
@@ -19,7 +19,7 @@ class Cell:
 @dataclass
 class Table:
     columns: list[str]
-    rows: list[list[Cell]]
+    rows: list[list[TableCell]]
     caption: str = ""
     notes: list[str] = field(default_factory=list)
     numeric: list[bool] | None = None  # right-align these columns
@@ -68,7 +68,7 @@ def _md_escape(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
-def _md_cell(cell: Cell) -> str:
+def _md_cell(cell: TableCell) -> str:
     text = _md_escape(cell.text)
     if cell.bold and text:
         text = f"**{text}**"
@@ -201,7 +201,7 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in str(text))
 
 
-def _latex_cell(cell: Cell) -> str:
+def _latex_cell(cell: TableCell) -> str:
     text = latex_escape(cell.text)
     text = rf"\textbf{{{text}}}" if cell.bold else text
     mark = latex_escape(cell.mark.replace("†", "")) if cell.mark else ""

@@ -64,7 +64,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
         return store.to_dataframe()
 
 
-def load_study(study: Any) -> tuple[str | None, Any]:
+def study_of(study: Any) -> tuple[str | None, Any]:
     """(study name, validated Study or None) from a study file, a Study, a mapping or a name."""
     if study is None:
         return None, None
@@ -74,9 +74,9 @@ def load_study(study: Any) -> tuple[str | None, Any]:
         return str(study.name), study
     path = Path(study)
     if isinstance(study, Path) or path.suffix.lower() in (".yaml", ".yml") or path.exists():
-        from xshot.studies.spec import load_study as load_study_file
+        from xshot.studies.spec import load_study
 
-        spec = load_study_file(path)
+        spec = load_study(path)
         return str(spec.name), spec
     return str(study), None
 

@@ -22,7 +22,7 @@ from xshot.reporting import preregistration
 from xshot.reporting.answer import answer
 from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
-from xshot.reporting.frame import group_results, load_study, method_order, plan_note, prepare
+from xshot.reporting.frame import group_results, method_order, plan_note, prepare, study_of
 from xshot.reporting.languages import high_resource_set
 from xshot.reporting.sections import SECTIONS, ReportContext
 from xshot.reporting.sections.main import summarize_group, summary_rows
@@ -47,7 +47,7 @@ def build_report(
     low-resource. ``distance_fn(source, targets) -> {target: {kind: d}}`` replaces the URIEL
     distances (tests).
     """
-    study_name, spec = load_study(study)
+    study_name, spec = study_of(study)
     d = _study_rows(prepare(df), study_name if "study" in df.columns else None)
     high = high_resource_set(high_resource)
     done_mask = (d["status"] == "done") & d["score"].notna() & (d["eval_set"] != "")

@@ -147,7 +147,7 @@ def test_every_committed_results_file_rebuilds_its_report(csv, tmp_path):
 
 
 def test_main_and_findings_tables_are_exported_as_booktabs_latex(report):
-    from xshot.reporting.document import Cell, Document, Section, Table, latex_escape, to_latex
+    from xshot.reporting.document import TableCell, Document, Section, Table, latex_escape, to_latex
 
     out, _, _ = report
     tex = (out / "tables.tex").read_text()
@@ -155,8 +155,8 @@ def test_main_and_findings_tables_are_exported_as_booktabs_latex(report):
     assert r"\toprule" in tex and r"\midrule" in tex and r"dualcl $-$ finetune" in tex
     assert r"\textbf{72.0 $\pm$ 2.8}$^{\dagger 1}$" in tex
     assert latex_escape("50% of x_1 & {y} #2 ~ ^") == r"50\% of x\_1 \& \{y\} \#2 \textasciitilde{} \textasciicircum{}"
-    doc = Document("t", sections=[Section("s", [Table(["a", "b"], [[Cell("x"), Cell("1")]], numeric=[False, True],
-                                                      css_class="main"), Table(["c"], [[Cell("skip")]])])])
+    doc = Document("t", sections=[Section("s", [Table(["a", "b"], [[TableCell("x"), TableCell("1")]], numeric=[False, True],
+                                                      css_class="main"), Table(["c"], [[TableCell("skip")]])])])
     assert "{lr}" in to_latex(doc) and "skip" not in to_latex(doc)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from xshot.data.spec import spec_dataset
-from xshot.reporting.document import Cell, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Paragraph, Section, Table
 from xshot.reporting.format import short_model
 from xshot.reporting.frame import Group
 from xshot.reporting.sections import ReportContext
@@ -58,8 +58,8 @@ def anchor_table(g: Group, a: Anchor) -> Table:
     rows = []
     for method in [m for m in g.methods if m in a.scores] + [m for m in a.scores if m not in g.methods]:
         mean, seeds = xshot_mean(g, method) if method in g.methods else (math.nan, 0)
-        rows.append([Cell(method), Cell(f"{mean:.1f}" if seeds else "not run"), Cell(str(seeds) if seeds else "—"),
-                     Cell(f"{a.scores[method]:.1f} ({a.names.get(method, method)})" if method in a.scores else "—")])
+        rows.append([TableCell(method), TableCell(f"{mean:.1f}" if seeds else "not run"), TableCell(str(seeds) if seeds else "—"),
+                     TableCell(f"{a.scores[method]:.1f} ({a.names.get(method, method)})" if method in a.scores else "—")])
     languages = ", ".join(c.header for c in g.targets)
     return Table(columns=["method", f"xshot ({short_model(g.model)})", "seeds", f"published ({a.model})"], rows=rows,
                  caption=f"{g.title()} against {a.source}",

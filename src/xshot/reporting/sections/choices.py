@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from xshot.reporting import figures as figs
-from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import short_model
 from xshot.reporting.sections import ReportContext
 
@@ -29,9 +29,9 @@ def choices_table(done: pd.DataFrame) -> Table | Paragraph:
                                  + (f" (diverged on {c['diverged']} of {len(c['fold_scores'])})" if c.get("diverged") else "")
                                  for c in choice.get("candidates", []) if c.get("fold_scores"))
             seed = "" if pd.isna(r.seed) else f"{r.seed:g}"
-            rows.append([Cell(short_model(r.model)), Cell(r.method), Cell(str(getattr(r, "setting", "") or "")),
-                         Cell(seed), Cell(choice["what"]), Cell(_chosen(choice["chosen"])),
-                         Cell(reranked or "—")])
+            rows.append([TableCell(short_model(r.model)), TableCell(r.method), TableCell(str(getattr(r, "setting", "") or "")),
+                         TableCell(seed), TableCell(choice["what"]), TableCell(_chosen(choice["chosen"])),
+                         TableCell(reranked or "—")])
     if not rows:
         return Paragraph("No method chose anything from its shots.")
     return Table(columns=["model", "method", "setting", "seed", "what", "chosen", "cross-validated candidates (mean)"],

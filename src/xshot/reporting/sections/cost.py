@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from xshot.reporting import figures as figs
-from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import DASH, count, num, short_model
 from xshot.reporting.frame import method_order
 from xshot.reporting.sections import ReportContext, finish
@@ -32,9 +32,9 @@ def cost_table(done: pd.DataFrame) -> Table:
             f"{100 * trainable / total:.3g}%" if total and not math.isnan(total) and not math.isnan(trainable) else DASH
         )
         rows.append([
-            Cell(task.upper()), Cell(short_model(model)), Cell(method), Cell(str(len(cells))),
-            Cell(count(trainable)), Cell(share), Cell(num(cells["train_s"].median())),
-            Cell(num(float(eval_rows.get((task, model, method), math.nan)))), Cell(num(cells["mem"].median(), 0)),
+            TableCell(task.upper()), TableCell(short_model(model)), TableCell(method), TableCell(str(len(cells))),
+            TableCell(count(trainable)), TableCell(share), TableCell(num(cells["train_s"].median())),
+            TableCell(num(float(eval_rows.get((task, model, method), math.nan)))), TableCell(num(cells["mem"].median(), 0)),
         ])  # fmt: skip
     return Table(
         columns=[

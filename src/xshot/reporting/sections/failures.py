@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from xshot.reporting.document import Cell, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Paragraph, Section, Table
 from xshot.reporting.format import short_model
 from xshot.reporting.sections import ReportContext
 
@@ -23,14 +23,14 @@ def failures_table(failed: pd.DataFrame) -> Table | Paragraph:
         seed = "" if pd.isna(r.seed) else f"{r.seed:g}"
         rows.append(
             [
-                Cell(r.cell),
-                Cell(r.task.upper()),
-                Cell(short_model(r.model)),
-                Cell(r.method),
-                Cell(r.train),
-                Cell(r.k_label),
-                Cell(seed),
-                Cell(err),
+                TableCell(r.cell),
+                TableCell(r.task.upper()),
+                TableCell(short_model(r.model)),
+                TableCell(r.method),
+                TableCell(r.train),
+                TableCell(r.k_label),
+                TableCell(seed),
+                TableCell(err),
             ]
         )
     return Table(

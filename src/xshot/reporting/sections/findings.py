@@ -23,7 +23,7 @@ import numpy as np
 
 from xshot.data.spec import builtin
 from xshot.methods import BASELINE_METHOD, METHODS, display_name
-from xshot.reporting.document import Cell, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Paragraph, Section, Table
 from xshot.reporting.format import fmt_p, short_model
 from xshot.reporting.frame import Column, Group
 from xshot.reporting.languages import script_of
@@ -257,13 +257,13 @@ def findings_table(g: Group, comps: list[Comparison]) -> Table:
     splits = sorted({k for c in comps for k in c.by_group})
     rows = []
     for c in comps:
-        rows.append([Cell(f"{c.a} − {c.b}"), Cell(f"{c.delta:+.1f}"), Cell(_interval(c.ci)),
-                     Cell(_interval(c.ci_items)), Cell(fmt_p(c.test.p)),
-                     Cell(fmt_p(c.p_holm), bold=c.p_holm < ALPHA), Cell(fmt_p(c.smallest_p_holm)),
-                     Cell(str(c.n) + ("" if c.test.paired else " (unpaired)")),
-                     Cell("yes" if c.stable else "no"), Cell(f"{c.wins}/{c.languages}"),
-                     *[Cell(f"{c.by_group[k][0]:+.1f}" if k in c.by_group else "–") for k in splits],
-                     Cell("none" if c.mde == math.inf else f"{c.mde:.1f}" if math.isfinite(c.mde) else "–")])
+        rows.append([TableCell(f"{c.a} − {c.b}"), TableCell(f"{c.delta:+.1f}"), TableCell(_interval(c.ci)),
+                     TableCell(_interval(c.ci_items)), TableCell(fmt_p(c.test.p)),
+                     TableCell(fmt_p(c.p_holm), bold=c.p_holm < ALPHA), TableCell(fmt_p(c.smallest_p_holm)),
+                     TableCell(str(c.n) + ("" if c.test.paired else " (unpaired)")),
+                     TableCell("yes" if c.stable else "no"), TableCell(f"{c.wins}/{c.languages}"),
+                     *[TableCell(f"{c.by_group[k][0]:+.1f}" if k in c.by_group else "–") for k in splits],
+                     TableCell("none" if c.mde == math.inf else f"{c.mde:.1f}" if math.isfinite(c.mde) else "–")])
     return Table(columns=["comparison", "Δ points", "95% CI (seeds)", "95% CI (seeds + items)", "p", "Holm p",
                           "smallest Holm p", "seeds", "sign stable", "A ahead (langs)", *[f"Δ {k}" for k in splits],
                           "MDE"],

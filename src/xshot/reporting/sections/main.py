@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xshot.reporting.document import Cell, Section, Table
+from xshot.reporting.document import TableCell, Section, Table
 from xshot.reporting.format import DAGGER, DASH, fmt_p, mean_std, short_model
 from xshot.reporting.frame import Column, Group
 from xshot.reporting.sections import ReportContext, finish
@@ -89,7 +89,7 @@ def summary_rows(s: MainSummary) -> list[dict[str, Any]]:
 def main_table(s: MainSummary) -> Table:
     """The rendered table: mean ± std over seeds (×100), the best mean bold, a non-significant lead marked."""
     g = s.group
-    rows = {m: [Cell(m)] for m in g.methods}
+    rows = {m: [TableCell(m)] for m in g.methods}
     notes: list[str] = []
     underpowered: list[int] = []  # seed counts too small for any p < ALPHA
     for c in s.columns:
@@ -97,7 +97,7 @@ def main_table(s: MainSummary) -> Table:
             st = c.summaries[m]
             text = (mean_std(st.mean, st.std) + (" *" if c.column is None and m in s.partial else "")) if st.n \
                 else DASH
-            rows[m].append(Cell(text, bold=m in c.leaders and len(g.methods) > 1))
+            rows[m].append(TableCell(text, bold=m in c.leaders and len(g.methods) > 1))
         test = c.test
         if test is None or test.p < ALPHA:
             continue

@@ -10,7 +10,7 @@ import pandas as pd
 
 from xshot.methods import BASELINE_METHOD
 from xshot.reporting import figures as figs
-from xshot.reporting.document import Cell, Figure, Paragraph, Section, Table
+from xshot.reporting.document import TableCell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import fmt_rho, num, pct
 from xshot.reporting.frame import Group
 from xshot.reporting.sections import ReportContext, finish
@@ -160,7 +160,7 @@ def regression_block(g: Group, tr: TransferResult) -> Table | Paragraph:
     if reg is None:
         return Paragraph(f"{g.title()}: too few target languages with every predictor for a regression of the gap "
                          f"on {', '.join(REGRESSORS)} (needs {len(REGRESSORS) + 3}).", note=True)
-    rows = [[Cell(name), Cell(f"{b:+.2f}"), Cell(f"[{lo:+.2f}, {hi:+.2f}]")]
+    rows = [[TableCell(name), TableCell(f"{b:+.2f}"), TableCell(f"[{lo:+.2f}, {hi:+.2f}]")]
             for name, (b, lo, hi) in reg.coefficients.items()]
     return Table(columns=["predictor", "coefficient (points)", "95% CI"], rows=rows,
                  caption=f"Regression of the transfer gap on distance, fertility and pretraining data, {g.title()}",
@@ -182,9 +182,9 @@ def transfer_blocks(g: Group, done: pd.DataFrame, colors: dict[str, str], distan
     rows = []
     for c in targets:
         pr = tr.predictors[c.header]
-        row = [Cell(c.header), Cell("yes" if c.low_resource else "no")]
-        row += [Cell(num(pr[p], 3 if p != "fertility" else 2)) for p in PREDICTORS]
-        row += [Cell(pct(tr.gaps[m].get(c.header, math.nan))) for m in g.methods]
+        row = [TableCell(c.header), TableCell("yes" if c.low_resource else "no")]
+        row += [TableCell(num(pr[p], 3 if p != "fertility" else 2)) for p in PREDICTORS]
+        row += [TableCell(pct(tr.gaps[m].get(c.header, math.nan))) for m in g.methods]
         rows.append(row)
     ref_note = "; ".join(f"{m}: {tr.reference.get(m, 'none')}" for m in g.methods)
     blocks.append(
@@ -208,7 +208,7 @@ def transfer_blocks(g: Group, done: pd.DataFrame, colors: dict[str, str], distan
         for m in g.methods:
             if (q, m, PREDICTORS[0]) not in tr.correlations:
                 continue
-            crow.append([Cell(q), Cell(m)] + [Cell(fmt_rho(tr.correlations[(q, m, p)])) for p in PREDICTORS])
+            crow.append([TableCell(q), TableCell(m)] + [TableCell(fmt_rho(tr.correlations[(q, m, p)])) for p in PREDICTORS])
     blocks.append(
         Table(
             columns=["quantity", "method"] + [f"ρ {p}" for p in PREDICTORS],
