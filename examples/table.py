@@ -7,8 +7,8 @@ One row per method variant (setting × method) and model: the primary metric ×1
 mean ± sd over seeds, the average over languages with a 95% interval, per-set bootstrap intervals above
 chance (NLI), and the cost of one cell (choosing on the shots included in train s). The interval of the
 average is a t-interval over seeds (seed variance dominates few-shot results); with one seed it is the
-test-sampling interval from the per-set bootstrap intervals. Used for examples/decoders/table.md and the
-tables of examples/faithful/.
+test-sampling interval from the per-set bootstrap intervals. Used for results/decoders/table.md and the
+tables of results/faithful/.
 """
 
 from __future__ import annotations

@@ -190,8 +190,8 @@ def test_the_closing_note_table_script_reproduces_its_committed_tables(results, 
     spec = importlib.util.spec_from_file_location("table", REPO / "examples" / "table.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    text = module.table(str(REPO / "examples" / results)).splitlines()
-    lines = (REPO / "examples" / committed).read_text().splitlines()
+    text = module.table(str(REPO / "results" / results)).splitlines()
+    lines = (REPO / "results" / committed).read_text().splitlines()
     assert text[heading:] == lines
 
 
@@ -201,6 +201,6 @@ def test_the_cv_against_hand_script_reproduces_its_committed_table():
     spec = importlib.util.spec_from_file_location("cv_vs_hand", REPO / "examples" / "fair" / "cv_vs_hand.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    fair = REPO / "examples" / "fair"
+    fair = REPO / "results" / "fair"
     text = module.main(str(fair / "results" / "xnli-k16-gemma-cv.csv"), str(fair / "results" / "xnli-k16-gemma-hand.csv"))
     assert text.splitlines() == (fair / "cv-vs-hand-xnli.md").read_text().splitlines()
