@@ -426,3 +426,19 @@ def test_plan_counts_the_steps_the_run_takes():
     assert train_steps(RunConfig(**base, epochs=2, batch_size=4)) == 2 * 3
     assert train_steps(RunConfig(**base, max_steps=7)) == 7
     assert train_steps(RunConfig(**{**base, "method": "zero-shot"})) == 0
+
+
+def test_plan_charges_the_whole_vocabulary_only_to_a_verbalizer_head(tmp_path):
+    """LoRA with its linear head (its default) on NER scores its classes, not EntLM's vocabulary: the plan had
+    charged it the vocabulary product (673 s planned against 122 s measured for a headline NER cell)."""
+    from xshot.studies.plan import default_costs
+    from xshot.training.config import RunConfig
+
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 3072}))
+    base = dict(task="ner", model=str(tmp_path), train="wikiann:en", k=10, seed=1, eval=["masakhaner2:hau:test"],
+                max_steps=60)
+    finetune = default_costs(RunConfig(method="finetune", **base), 1)
+    linear = default_costs(RunConfig(method="lora", **base), 1)
+    verbalizer = default_costs(RunConfig(method="lora", options={"head": "verbalizer"}, **base), 1)
+    assert linear[1] / finetune[1] == pytest.approx(1.32 / 0.73)  # the methods' own step costs, nothing more
+    assert verbalizer[1] > 2 * linear[1]  # EntLM's objective through the verbalizer head
