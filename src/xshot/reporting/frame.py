@@ -22,28 +22,11 @@ from xshot.reporting.document import Paragraph
 from xshot.reporting.format import short_model, slug
 from xshot.reporting.languages import to_iso639_3
 from xshot.statistics import summarize
+from xshot.studies.store import NUMERIC_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from xshot.results import normalize_precision
 
-REQUIRED_COLUMNS = (
-    "cell",
-    "status",
-    "task",
-    "model",
-    "method",
-    "source_language",
-    "k",
-    "seed",
-    "eval_set",
-    "language",
-    "score",
-)
 #: the standard normal quantile of a 95% interval (an evaluation's item-level standard error from its interval)
 Z_95 = 1.959963984540054
-OPTIONAL_COLUMNS = (
-    "study", "error", "train", "primary_metric", "ci_low", "ci_high", "train_s", "eval_s",
-    "peak_memory_mb", "trainable_params", "total_params", "fertility", "setting", "target_train", "target_k",
-    "precision", "threads", "processor", "study_sha256", "created_at", "config",
-)  # fmt: skip
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
@@ -139,17 +122,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     for c in OPTIONAL_COLUMNS:
         if c not in d.columns:
             d[c] = np.nan
-    for c in (
-        "score",
-        "ci_low",
-        "ci_high",
-        "train_s",
-        "eval_s",
-        "peak_memory_mb",
-        "trainable_params",
-        "total_params",
-        "fertility",
-    ):
+    for c in NUMERIC_COLUMNS:
         d[c] = pd.to_numeric(d[c], errors="coerce")
     d["status"] = d["status"].astype(str).str.strip().str.lower()
     for c in ("task", "model", "method", "source_language", "cell", "setting"):

@@ -52,29 +52,35 @@ class StoreColumn:
     sql: str
     frame: Literal["lead", "tail", None]  # lead, then score_/ci_low_/ci_high_<metric>, then tail; None: not a column
     kind: Literal["text", "int", "float"] = "text"  # text: kept as stored (JSON, strings, REALs not converted)
+    required: bool = False  # a report refuses results (a store or an exported CSV) without it
 
 
 def _col(name: str, sql: str, frame: Literal["lead", "tail", None], kind: Literal["text", "int", "float"] = "text"):
     return StoreColumn(name, sql, frame, kind)
 
 
+def _key(name: str, sql: str, kind: Literal["text", "int", "float"] = "text") -> StoreColumn:
+    """A leading column that every report needs."""
+    return StoreColumn(name, sql, "lead", kind, required=True)
+
+
 #: the one column specification: the table (in this order, for new stores), the DataFrame's columns and types
 SPEC: tuple[StoreColumn, ...] = (
-    _col("cell", "TEXT NOT NULL", "lead"),
+    _key("cell", "TEXT NOT NULL"),
     _col("study", "TEXT", "lead"),
-    _col("status", "TEXT NOT NULL CHECK (status IN ('done', 'failed'))", "lead"),
+    _key("status", "TEXT NOT NULL CHECK (status IN ('done', 'failed'))"),
     _col("error", "TEXT", "lead"),
-    _col("task", "TEXT", "lead"),
-    _col("model", "TEXT", "lead"),
-    _col("method", "TEXT", "lead"),
+    _key("task", "TEXT"),
+    _key("model", "TEXT"),
+    _key("method", "TEXT"),
     _col("train", "TEXT", "lead"),
-    _col("source_language", "TEXT", "lead"),
-    _col("k", "INTEGER", "lead", "int"),
-    _col("seed", "INTEGER", "lead", "int"),
-    _col("eval_set", "TEXT NOT NULL", "lead"),
-    _col("language", "TEXT", "lead"),
+    _key("source_language", "TEXT"),
+    _key("k", "INTEGER", "int"),
+    _key("seed", "INTEGER", "int"),
+    _key("eval_set", "TEXT NOT NULL"),
+    _key("language", "TEXT"),
     _col("primary_metric", "TEXT", "lead"),
-    _col("score", "REAL", "lead", "float"),
+    _key("score", "REAL", "float"),
     _col("ci_low", "REAL", "lead", "float"),
     _col("ci_high", "REAL", "lead", "float"),
     _col("train_s", "REAL", "tail", "float"),
@@ -113,6 +119,10 @@ FRAME_COLUMNS = [c.name for c in SPEC if c.frame == "lead"]
 FRAME_TAIL = [c.name for c in SPEC if c.frame == "tail"]
 _INT_COLUMNS = tuple(c.name for c in SPEC if c.frame and c.kind == "int")
 _FLOAT_COLUMNS = tuple(c.name for c in SPEC if c.frame and c.kind == "float")
+#: the columns a report cannot do without; every other frame column is optional (missing = NaN)
+REQUIRED_COLUMNS = tuple(c.name for c in SPEC if c.required)
+OPTIONAL_COLUMNS = tuple(c.name for c in SPEC if c.frame and not c.required)
+NUMERIC_COLUMNS = _INT_COLUMNS + _FLOAT_COLUMNS
 
 
 class Claim(str, Enum):

@@ -409,9 +409,44 @@ def test_icl_with_whole_sentences_shows_gold_sentences_and_the_cache_changes_not
     assert torch.allclose(a, b, atol=1e-4)
 
 
+def test_prompt_trains_whole_sentences_by_cross_entropy_over_their_log_likelihoods(tiny_decoder):
+    model = make(tiny_decoder, "prompt", template="xglm").train()
+    batch = model.collate(model.encode(NLI))
+    loss = model.loss(batch)
+    # by hand: the shared start's constant cancels in the softmax, so the loss is the cross-entropy over the
+    # full sentences' log-likelihoods (transformers, nothing of xshot)
+    expected = []
+    for ex in NLI:
+        texts = [f"{ex.premise}, right? {w}, {ex.hypothesis}" for w in ("Yes", "Also", "No")]
+        full = torch.tensor(_reference_sentence_log_likelihoods(tiny_decoder, texts))
+        expected.append(-torch.log_softmax(full, 0)[model.labels.classes.index(ex.label)])
+    assert float(loss.detach()) == pytest.approx(float(torch.stack(expected).mean()), abs=1e-4)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads)
+    assert any("trained by cross-entropy over these class scores" in n for n in model.notes)
+
+
+def test_prompt_training_on_whole_sentences_fits_the_shots(tiny_decoder):
+    from xshot.training.evaluate import predict
+    from xshot.training.trainer import train
+
+    torch.manual_seed(0)
+    model = make(tiny_decoder, "prompt", template="xglm", learning_rate=3e-3, warmup_ratio=0.0)
+    features = model.encode(NLI)
+    gold = [model.labels.classes.index(ex.label) for ex in NLI]
+    before = model.eval().loss(model.collate(features)).item()
+    train(model, features, model.config, seed=1, device=CPU, max_steps=30, progress=False)
+    after = model.eval().loss(model.collate(features)).item()
+    assert after < before / 2
+    assert [p[0] for p in predict(model, features, device=CPU)] == gold
+
+
 def test_whole_sentence_templates_are_refused_where_they_cannot_work(tiny_decoder, tiny_encoder):
-    with pytest.raises(XshotError, match="is for zero-shot and icl"):
-        make(tiny_decoder, "prompt", template="xglm")
+    with pytest.raises(XshotError, match="cannot be combined with LM-BFF demonstrations or label_words=search"):
+        make(tiny_decoder, "prompt", template="xglm", demonstrations="random")
+    with pytest.raises(XshotError, match="cannot be combined with LM-BFF demonstrations or label_words=search"):
+        make(tiny_decoder, "prompt", template="xglm", label_words="search")
     with pytest.raises(XshotError, match="whole-sentence scoring is for decoders"):
         make(tiny_encoder, "prompt", template="{premise} ? {mask} {label}, {hypothesis}")
 

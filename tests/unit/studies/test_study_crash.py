@@ -143,6 +143,19 @@ def test_two_and_three_processes_on_one_store_run_each_cell_once(tmp_path, make_
         _check_store(store, cells)
 
 
+def _claims_of(store, pid) -> list:
+    """The cells process ``pid`` holds; none while the store or its claims table is still being created."""
+    if not store.exists():
+        return []
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT cell FROM claims WHERE pid = ?", (pid,)).fetchall()
+    except sqlite3.OperationalError:  # the table is not there yet (the store is being created)
+        return []
+    finally:
+        db.close()
+
+
 def test_a_process_killed_mid_cell_leaves_its_cell_to_the_other(tmp_path, make_study, runner, subprocess_env):
     study = make_study(MANY.replace("seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "seeds: [1, 2, 3]"))
     cells = expand(load_study(study))
@@ -152,11 +165,7 @@ def test_a_process_killed_mid_cell_leaves_its_cell_to_the_other(tmp_path, make_s
     victim, other = _start(args, env), _start(args, env)
     deadline = time.time() + 60
     while time.time() < deadline:  # the victim holds a cell: kill it in the middle of that cell
-        db = sqlite3.connect(store) if store.exists() else None
-        held = db.execute("SELECT cell FROM claims WHERE pid = ?", (victim.pid,)).fetchall() if db else []
-        if db:
-            db.close()
-        if held:
+        if _claims_of(store, victim.pid):
             break
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)

@@ -26,9 +26,9 @@ class PromptConfig(MethodConfig):
                                                 "target: each evaluation language's own words",
                                       choices=VERBALIZER_LANGUAGES)
     prompts_file: str | None = option(None, "a prompts YAML replacing resources/prompts.yaml")
-    sequence_score: str = option("sum", "decoders, a {label} template (zero-shot, icl): score each class's sentence "
-                                        "by the sum (lm-evaluation-harness's acc) or the mean of its tokens' "
-                                        "log-probabilities", choices=("sum", "mean"))
+    sequence_score: str = option("sum", "decoders, a {label} template: score each class's sentence by the sum "
+                                        "(lm-evaluation-harness's acc) or the mean of its tokens' log-probabilities "
+                                        "(prompt trains cross-entropy over these scores)", choices=("sum", "mean"))
     # -- LM-BFF demonstrations (NLI) --
     demonstrations: str = option("none", "NLI: one demonstration per class after the input (LM-BFF): random, or "
                                          "similar (drawn from the half of each class most similar to the input)",

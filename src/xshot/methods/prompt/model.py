@@ -84,14 +84,16 @@ class PromptModel(XshotModel):
                                         separator)
         self.named = named_template(config.template, config.prompts_file)
         self.whole_sentence = labels.task == "nli" and LABEL_SLOT in (fmt.template or "")
-        if self.whole_sentence and config.trains:
-            raise XshotError("a {label} template (whole-sentence scoring) is for zero-shot and icl; prompt trains "
-                             "the answer slot at the end of the template")
+        if self.whole_sentence and (self.demos is not None or config.searches_label_words):
+            raise XshotError("a {label} template (whole-sentence scoring) cannot be combined with LM-BFF "
+                             "demonstrations or label_words=search (both score the answer slot at the end); "
+                             "in-context demonstrations of whole sentences are the icl method")
         if self.whole_sentence:
             self.notes.append("whole-sentence scoring (XGLM, as lm-evaluation-harness): each class's sentence, the "
                               f"template {fmt.template!r} filled with its label word, scored by the "
                               f"{config.sequence_score} of its tokens' log-probabilities after the part all classes share"
-                              + (f"; template {self.named.name}: {self.named.source}" if self.named else ""))
+                              + (f"; template {self.named.name}: {self.named.source}" if self.named else "")
+                              + ("; trained by cross-entropy over these class scores" if config.trains else ""))
         self.set_language(source_language)
         if self.entlm_full:
             n, width = len(self._scored_classes), self.scorer.output_rows(torch.tensor([0]))[0].size(-1)
