@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from xshot.errors import XshotError
 from xshot.provenance import versions
-from xshot.results import CellOutcome, normalize_precision
+from xshot.results import CellOutcome, Evaluation, RunResult, normalize_precision
 from xshot.data.spec import spec_language
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -173,85 +173,61 @@ def driver_versions() -> dict[str, str]:
 
 def rows_from_outcome(cell: "Cell", outcome: CellOutcome) -> list[dict[str, Any]]:
     """The store rows of one finished cell: one per evaluation set, or the failed cell's single row."""
-    cfg = cell.config
-    base: dict[str, Any] = {
-        "cell": cell.key,
-        "study": cell.study,
-        "study_sha256": cell.study_sha256,
-        "setting": cell.setting,
-        "task": cfg.task,
-        "model": cfg.model,
-        "method": cfg.method,
-        "train": cfg.train,
-        "k": cfg.k,
-        "seed": cfg.seed,
-        "target_train": cfg.target_train,
-        "target_k": cfg.target_k,
-        "source_language": spec_language(cfg.train),
-        "config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
-        "wall_s": _float(outcome.wall_s),
-        "created_at": _now(),
-        "recorded_at": time.time(),
-    }
+    base = _cell_columns(cell, outcome)
     m = outcome.result
     if m is None:
-        return [
-            {
-                **base,
-                "eval_set": FAILED_EVAL_SET,
-                "status": "failed",
-                "error": str(outcome.error or "unknown error"),
-                "traceback": outcome.traceback,
-                "versions": json.dumps(outcome.versions or driver_versions(), sort_keys=True),
-            }
-        ]
-    primary = m.primary_metric
-    base.update(
-        status="done",
-        source_language=m.source_language or base["source_language"],
-        primary_metric=primary,
-        train_s=_float(m.time.train_s),
-        choose_s=_float(m.time.choose_s),
-        train_flops=_float(m.compute.train_flops),
-        choices=json.dumps([c.model_dump(mode="json") for c in m.choices], ensure_ascii=False),
-        load_s=_float(m.time.load_s),
-        cell_eval_s=_float(m.time.eval_s),
-        peak_memory_mb=_float(m.peak_memory_mb),
-        precision=normalize_precision(m.precision),
-        threads=m.threads,
-        processor=m.processor,
-        trainable_params=m.params.trainable,
-        total_params=m.params.total,
-        versions=json.dumps(m.versions, sort_keys=True),
-        method_config=json.dumps(m.method_config, sort_keys=True, default=str),
-        notes=json.dumps(m.notes, default=str),
-    )
-    rows = []
-    for name, ev in m.evaluations.items():
-        scores = {k: f for k, v in ev.flat_scores().items() if (f := _float(v)) is not None}
-        ci = {k: [_float(lo), _float(hi)] for k, (lo, hi) in ev.ci.items()}
-        interval = ci.get(primary, [None, None])
-        eval_s = _float(ev.eval_s)
-        if eval_s is None and m.time.eval_s is not None:
-            eval_s = m.time.eval_s / len(m.evaluations)
-        rows.append(
-            {
-                **base,
-                "eval_set": ev.spec or name,
-                "language": ev.language or spec_language(ev.spec or name),
-                "score": scores.get(primary),
-                "ci_low": interval[0],
-                "ci_high": interval[1],
-                "n": ev.n,
-                "scores": json.dumps(scores, sort_keys=True),
-                "ci": json.dumps(ci, sort_keys=True),
-                "eval_s": eval_s,
-                "fertility": _float(ev.fertility),
-                # the run's notes, then this evaluation's (label policy, demonstrations shown, calibration)
-                "notes": json.dumps([*m.notes, *ev.notes], default=str),
-            }
-        )
-    return rows
+        return [{**base, "eval_set": FAILED_EVAL_SET, "status": "failed",
+                 "error": str(outcome.error or "unknown error"), "traceback": outcome.traceback,
+                 "versions": json.dumps(outcome.versions or driver_versions(), sort_keys=True)}]
+    base.update(_run_columns(m), source_language=m.source_language or base["source_language"])
+    return [{**base, **_evaluation_columns(m, name, ev)} for name, ev in m.evaluations.items()]
+
+
+def _cell_columns(cell: "Cell", outcome: CellOutcome) -> dict[str, Any]:
+    """What the study planned: the cell's identity and configuration (a failed cell's row has these too)."""
+    cfg = cell.config
+    return {
+        "cell": cell.key, "study": cell.study, "study_sha256": cell.study_sha256, "setting": cell.setting,
+        "task": cfg.task, "model": cfg.model, "method": cfg.method, "train": cfg.train, "k": cfg.k,
+        "seed": cfg.seed, "target_train": cfg.target_train, "target_k": cfg.target_k,
+        "source_language": spec_language(cfg.train),
+        "config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
+        "wall_s": _float(outcome.wall_s), "created_at": _now(), "recorded_at": time.time(),
+    }
+
+
+def _run_columns(m: RunResult) -> dict[str, Any]:
+    """What the run measured once for all its evaluation sets: timing, compute, memory, precision, provenance."""
+    return {
+        "status": "done", "primary_metric": m.primary_metric,
+        "train_s": _float(m.time.train_s), "choose_s": _float(m.time.choose_s), "load_s": _float(m.time.load_s),
+        "cell_eval_s": _float(m.time.eval_s), "train_flops": _float(m.compute.train_flops),
+        "choices": json.dumps([c.model_dump(mode="json") for c in m.choices], ensure_ascii=False),
+        "peak_memory_mb": _float(m.peak_memory_mb), "precision": normalize_precision(m.precision),
+        "threads": m.threads, "processor": m.processor,
+        "trainable_params": m.params.trainable, "total_params": m.params.total,
+        "versions": json.dumps(m.versions, sort_keys=True),
+        "method_config": json.dumps(m.method_config, sort_keys=True, default=str),
+        "notes": json.dumps(m.notes, default=str),
+    }
+
+
+def _evaluation_columns(m: RunResult, name: str, ev: Evaluation) -> dict[str, Any]:
+    """One evaluation set's row: its scores, interval, size, time, fertility and notes."""
+    scores = {k: f for k, v in ev.flat_scores().items() if (f := _float(v)) is not None}
+    ci = {k: [_float(lo), _float(hi)] for k, (lo, hi) in ev.ci.items()}
+    low, high = ci.get(m.primary_metric, [None, None])
+    eval_s = _float(ev.eval_s)
+    if eval_s is None and m.time.eval_s is not None:
+        eval_s = m.time.eval_s / len(m.evaluations)
+    return {
+        "eval_set": ev.spec or name, "language": ev.language or spec_language(ev.spec or name),
+        "score": scores.get(m.primary_metric), "ci_low": low, "ci_high": high, "n": ev.n,
+        "scores": json.dumps(scores, sort_keys=True), "ci": json.dumps(ci, sort_keys=True), "eval_s": eval_s,
+        "fertility": _float(ev.fertility),
+        # the run's notes, then this evaluation's (label policy, demonstrations shown, calibration)
+        "notes": json.dumps([*m.notes, *ev.notes], default=str),
+    }
 
 
 class ResultsStore:

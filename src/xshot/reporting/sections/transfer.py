@@ -37,77 +37,74 @@ def transfer_analysis(g: Group, done: pd.DataFrame, distance_fn=None) -> Transfe
     """
     if distance_fn is None:
         from xshot.reporting.uriel import distances as distance_fn
-    targets = g.targets
     notes: list[str] = []
-    # Source-language reference score per method.
-    ref: dict[str, float] = {}
-    how: dict[str, str] = {}
-    src_col = g.source_column
-    for m in g.methods:
-        if src_col is not None and g.seed_scores(m, src_col):
-            ref[m] = g.summary(m, src_col).mean
-            how[m] = "source-language evaluation"
-            continue
-        other = done[g.same_setting(done) & (done["method"] == m) & (done["lang_iso"] == done["src_iso"])]
-        if len(other):
-            ks = other["k_num"].fillna(np.inf)
-            target_k = g.k_num if not math.isnan(g.k_num) else np.inf
-            nearest = ks.iloc[int(np.argmin(np.abs(ks.to_numpy() - target_k)))]
-            sel = other[ks == nearest]
-            ref[m] = float(sel.groupby("seed")["score"].mean().mean())
-            how[m] = f"proxy: source-language evaluation at K = {sel['k_label'].iloc[0]}"
-            continue
-        tmeans = [g.summary(m, c).mean for c in targets]
-        tmeans = [t for t in tmeans if not math.isnan(t)]
-        if tmeans:
-            ref[m] = max(tmeans)
-            how[m] = "proxy: best target language (no source-language evaluation)"
+    ref, how = _source_references(g, done)
     if any(v.startswith("proxy") for v in how.values()):
         notes.append(
             f"No source-language ({g.source}) evaluation for some methods in this setting; their gap is measured "
             "to a proxy (see the reference column). A per-method constant reference shifts the gaps but leaves "
             "the Spearman correlations unchanged."
         )
-    gaps = {m: {} for m in g.methods}
-    for m in g.methods:
-        for c in targets:
-            s = g.summary(m, c)
-            if s.n and m in ref:
-                gaps[m][c.header] = ref[m] - s.mean
+    gaps = {m: {c.header: ref[m] - s.mean for c in g.targets if (s := g.summary(m, c)).n and m in ref}
+            for m in g.methods}
     baseline = BASELINE_METHOD if BASELINE_METHOD in g.methods else None
-    gains: dict[str, dict[str, float]] = {}
-    if baseline:
-        for m in g.methods:
-            if m == baseline:
-                continue
-            gains[m] = {}
-            for c in targets:
-                a, b = g.summary(m, c), g.summary(baseline, c)
-                if a.n and b.n:
-                    gains[m][c.header] = a.mean - b.mean
-    # Predictors: URIEL distances from the source, and fertility of this model's tokenizer.
-    langs = list(dict.fromkeys(c.language for c in targets))
-    dist = distance_fn(g.source, langs) if langs else {}
-    unknown = sorted(
-        {lang for lang in langs if all(math.isnan(v) for v in dist.get(lang, {}).values()) or lang not in dist}
-    )
+    gains = {m: _differences(g, m, baseline) for m in g.methods if m != baseline} if baseline else {}
+    predictors, unknown = _predictors(g, distance_fn)
     if unknown:
         notes.append(f"Not in URIEL (no distances): {', '.join(unknown)}.")
-    fert = g.rows.groupby(["language", "eval_set"])["fertility"].median()
-    predictors: dict[str, dict[str, float]] = {}
-    for c in targets:
-        row = {k: float(dist.get(c.language, {}).get(k, math.nan)) for k in PREDICTORS if k != "fertility"}
-        row["fertility"] = float(fert.get(c.key, math.nan))
-        predictors[c.header] = row
     correlations: dict[tuple[str, str, str], Correlation] = {}
-    headers = [c.header for c in targets]
+    headers = [c.header for c in g.targets]
     for quantity, table in (("gap", gaps), (f"gain over {baseline}", gains)):
         for m, vals in table.items():
             y = [vals.get(h, math.nan) for h in headers]
             for p in PREDICTORS:
-                x = [predictors[h][p] for h in headers]
-                correlations[(quantity, m, p)] = spearman(x, y)
+                correlations[(quantity, m, p)] = spearman([predictors[h][p] for h in headers], y)
     return TransferResult(gaps, gains, predictors, how, correlations, notes)
+
+
+def _source_references(g: Group, done: pd.DataFrame) -> tuple[dict[str, float], dict[str, str]]:
+    """Per method, the source-language score the gaps are measured from, and how it was obtained: this group's
+    own source-language evaluation, else the same setting's at the nearest K, else the best target (a proxy)."""
+    ref: dict[str, float] = {}
+    how: dict[str, str] = {}
+    for m in g.methods:
+        if g.source_column is not None and g.seed_scores(m, g.source_column):
+            ref[m], how[m] = g.summary(m, g.source_column).mean, "source-language evaluation"
+            continue
+        other = done[g.same_setting(done) & (done["method"] == m) & (done["lang_iso"] == done["src_iso"])]
+        if len(other):
+            ks = other["k_num"].fillna(np.inf)
+            target_k = g.k_num if not math.isnan(g.k_num) else np.inf
+            sel = other[ks == ks.iloc[int(np.argmin(np.abs(ks.to_numpy() - target_k)))]]
+            ref[m] = float(sel.groupby("seed")["score"].mean().mean())
+            how[m] = f"proxy: source-language evaluation at K = {sel['k_label'].iloc[0]}"
+            continue
+        means = [t for c in g.targets if not math.isnan(t := g.summary(m, c).mean)]
+        if means:
+            ref[m], how[m] = max(means), "proxy: best target language (no source-language evaluation)"
+    return ref, how
+
+
+def _differences(g: Group, method: str, baseline: str) -> dict[str, float]:
+    """Per target language, the method's mean score minus the baseline's."""
+    return {c.header: a.mean - b.mean for c in g.targets
+            if (a := g.summary(method, c)).n and (b := g.summary(baseline, c)).n}
+
+
+def _predictors(g: Group, distance_fn) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Per target column, URIEL distances from the source and this model's tokenizer fertility; and the
+    languages URIEL does not know."""
+    langs = list(dict.fromkeys(c.language for c in g.targets))
+    dist = distance_fn(g.source, langs) if langs else {}
+    unknown = sorted({lang for lang in langs
+                      if lang not in dist or all(math.isnan(v) for v in dist[lang].values())})
+    fert = g.rows.groupby(["language", "eval_set"])["fertility"].median()
+    predictors: dict[str, dict[str, float]] = {}
+    for c in g.targets:
+        row = {k: float(dist.get(c.language, {}).get(k, math.nan)) for k in PREDICTORS if k != "fertility"}
+        row["fertility"] = float(fert.get(c.key, math.nan))
+        predictors[c.header] = row
+    return predictors, unknown
 
 
 REGRESSORS = ("syntactic", "fertility", "log10 CC-100 tokens")
