@@ -105,6 +105,8 @@ class CandidateScore(BaseModel):
     name: str
     fold_scores: list[float] = Field(default_factory=list)
     diverged: int = Field(0, description="folds on which its training diverged (scored 0 there)")
+    dropped_after: int | None = Field(None, description="successive halving: the number of folds after which it "
+                                                        "was dropped (it cannot be chosen); None: it ran to the end")
 
     @computed_field
     @property
@@ -113,12 +115,13 @@ class CandidateScore(BaseModel):
 
 
 def best_candidate(scores: list[CandidateScore]) -> int:
-    """The index of the best mean score; ties go to the first listed. Means equal to 1e-9 are ties: the
+    """The index of the best mean score among the candidates not dropped (successive halving); ties go to the
+    first listed. Means equal to 1e-9 are ties: the
     mean of [0.25, 1/3] and of [5/24, 0.375] are both 7/24 but differ in their last bit, which must not
     decide a choice."""
-    def key(i: int) -> tuple[float, int]:
+    def key(i: int) -> tuple[bool, float, int]:
         mean = scores[i].mean
-        return (round(mean, 9) if mean is not None else -math.inf, -i)
+        return (scores[i].dropped_after is None, round(mean, 9) if mean is not None else -math.inf, -i)
 
     return max(range(len(scores)), key=key)
 

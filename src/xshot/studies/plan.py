@@ -210,11 +210,14 @@ def selection_steps(config: RunConfig) -> int:
     """Training steps of the in-run model selection: every candidate on every fold (cv) or once (dev-k)."""
     if not config.search:
         return 0
-    from xshot.training.selection import search_space
+    from xshot.training.selection import halving_runs, search_space
 
-    runs = config.selection_folds if config.selection == "cv" else 1
     default = config.max_steps if config.max_steps is not None else train_steps(config)
-    return sum(int(point.get("max_steps", default)) * runs for point in search_space(config.search))
+    steps = [int(point.get("max_steps", default)) for point in search_space(config.search)]
+    if config.selection == "cv" and config.selection_halving:  # the candidates' mean steps per fold training
+        return round(sum(steps) / len(steps) * halving_runs(len(steps), config.selection_folds))
+    runs = config.selection_folds if config.selection == "cv" else 1
+    return sum(s * runs for s in steps)
 
 
 def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[float, float, float]:

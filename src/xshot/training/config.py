@@ -51,6 +51,8 @@ class RunConfig(BaseModel):
                                                       "data: K-fold cross-validation on the shots (cv) or a second, "
                                                       "disjoint K-shot sample of the training data (dev-k)")
     selection_folds: int = Field(4, ge=2, description="folds of selection: cv")
+    selection_halving: bool = Field(False, description="selection: cv by successive halving: after each fold the "
+                                    "worse half of the candidates is dropped (2 candidates: one fold decides)")
     budget: dict[str, float] = Field(default_factory=dict, description="matched training budgets: {steps: N} "
                                      "(every method N steps) or {train_flops: F} (each method the steps that cost "
                                      "about F FLOPs at the shots' mean length)")
@@ -91,6 +93,8 @@ class RunConfig(BaseModel):
                 self.max_steps = int(self.budget["steps"])
             elif self.search and "max_steps" in self.search:
                 raise ValueError("budget: {train_flops} fixes the steps; do not search max_steps")
+        if self.selection_halving and self.selection != "cv":
+            raise ValueError("selection_halving is for selection: cv (it drops candidates between folds)")
         if self.selection == "dev-k" and self.k is None:
             raise ValueError("selection: dev-k needs k (a second K-shot sample)")
         return self
@@ -114,7 +118,7 @@ class RunConfig(BaseModel):
                 *[data_resource(s, self.eval_split) for s in self.eval]]
 
 
-LATER_FIELDS = ("search", "selection", "selection_folds", "budget")
+LATER_FIELDS = ("search", "selection", "selection_folds", "selection_halving", "budget")
 
 
 def data_resource(spec: str, split: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -87,49 +88,80 @@ class CrossValidation:
     max_steps: int | None = None
     epochs: float | None = None
 
-    def __call__(self, candidates: list[Candidate], n_folds: int) -> list[CandidateScore]:
-        """Each candidate trained on K-1 folds of the shots and scored on the held-out fold, K times."""
+    def __call__(self, candidates: list[Candidate], n_folds: int, halving: bool = False) -> list[CandidateScore]:
+        """Each candidate trained on K-1 folds of the shots and scored on the held-out fold, K times; with
+        ``halving``, the survivors of each fold only (see :func:`halving_survivors`)."""
         folds = stratified_folds(self.examples, n_folds, self.seed)
         splits = [([ex for i, ex in enumerate(self.examples) if i not in set(held)], [self.examples[i] for i in held])
                   for held in folds]
-        return self._score(candidates, splits)
+        return self._score(candidates, splits, halving)
 
     def holdout(self, candidates: list[Candidate], dev: list) -> list[CandidateScore]:
         """Each candidate trained on all the shots and scored on a disjoint sample (LM-BFF's dev set of K)."""
         return self._score(candidates, [(list(self.examples), list(dev))])
 
-    def _score(self, candidates: list[Candidate], splits: list[tuple[list, list]]) -> list[CandidateScore]:
-        from xshot.metrics import ner_scores, nli_scores, primary_metric
-
+    def _score(self, candidates: list[Candidate], splits: list[tuple[list, list]],
+               halving: bool = False) -> list[CandidateScore]:
         snapshot = WeightSnapshot(self.model)
-        metric = primary_metric(self.model.labels.task)
-        results = []
-        for candidate in candidates:
-            scores, diverged = [], 0
-            for fit, test in splits:
-                snapshot.restore()
-                own = candidate.apply(self.model)  # a config of its own brings its own step count
-                try:
-                    train(self.model, self.model.encode(fit), own or self.config, seed=self.seed, device=self.device,
-                          dtype=self.dtype, max_steps=None if own else self.max_steps,
-                          epochs=None if own else self.epochs, progress=False)
-                    features = self.model.encode(test)
-                    predicted = predict(self.model, features, device=self.device, dtype=self.dtype)
-                except Diverged:  # the worst score on this fold: chosen only if every candidate diverges
-                    scores.append(0.0)
-                    diverged += 1
-                    continue
-                labels = self.model.labels
-                if labels.task == "nli":
-                    got = nli_scores([ex.label for ex in test], [labels.classes[c[0]] for c in predicted])
-                else:
-                    pred = [labels.decode_ner(c, f.n_words) for c, f in zip(predicted, features)]
-                    got = ner_scores([list(ex.tags) for ex in test], pred)
-                scores.append(float(got[metric]))
-            results.append(CandidateScore(name=candidate.name, fold_scores=scores, diverged=diverged))
+        results = [CandidateScore(name=c.name) for c in candidates]
+        alive = list(range(len(candidates)))
+        for done, (fit, test) in enumerate(splits, start=1):
+            for i in alive:
+                score = self._fold_score(candidates[i], fit, test, snapshot)
+                results[i].fold_scores.append(0.0 if score is None else score)
+                results[i].diverged += score is None
+            if halving:
+                keep = halving_survivors([results[i] for i in alive])
+                for j, i in enumerate(alive):
+                    if j not in keep:
+                        results[i].dropped_after = done
+                alive = [alive[j] for j in keep]
+                if len(alive) == 1:
+                    break
         snapshot.restore()
         self.model.train(False)
         return results
+
+    def _fold_score(self, candidate: Candidate, fit: list, test: list, snapshot: WeightSnapshot) -> float | None:
+        """The candidate trained from the snapshot on ``fit``, its primary metric on ``test``; None if it diverged
+        (the worst score on this fold: chosen only if every candidate diverges)."""
+        from xshot.metrics import ner_scores, nli_scores, primary_metric
+
+        snapshot.restore()
+        own = candidate.apply(self.model)  # a config of its own brings its own step count
+        try:
+            train(self.model, self.model.encode(fit), own or self.config, seed=self.seed, device=self.device,
+                  dtype=self.dtype, max_steps=None if own else self.max_steps,
+                  epochs=None if own else self.epochs, progress=False)
+            features = self.model.encode(test)
+            predicted = predict(self.model, features, device=self.device, dtype=self.dtype)
+        except Diverged:
+            return None
+        labels = self.model.labels
+        if labels.task == "nli":
+            got = nli_scores([ex.label for ex in test], [labels.classes[c[0]] for c in predicted])
+        else:
+            pred = [labels.decode_ner(c, f.n_words) for c, f in zip(predicted, features)]
+            got = ner_scores([list(ex.tags) for ex in test], pred)
+        return float(got[primary_metric(labels.task)])
+
+
+def halving_survivors(scores: list[CandidateScore]) -> list[int]:
+    """Successive halving (Jamieson & Talwalkar 2016) over folds: the better half (rounded up) of candidates
+    that have run the same folds, by mean score, ties to the first listed; returned in list order."""
+    ranked = sorted(range(len(scores)), key=lambda i: (-round(scores[i].mean or 0.0, 9), i))
+    return sorted(ranked[: math.ceil(len(scores) / 2)])
+
+
+def halving_runs(n_candidates: int, n_folds: int) -> int:
+    """Fold trainings successive halving runs: every survivor on each fold until one is left."""
+    runs, alive = 0, n_candidates
+    for _ in range(n_folds):
+        runs += alive
+        alive = math.ceil(alive / 2)
+        if alive == 1:
+            break
+    return runs
 
 
 # -- hyper-parameter search --------------------------------------------------------------------------
@@ -169,8 +201,10 @@ def select_hyperparameters(config: "RunConfig", model: XshotModel, cv: CrossVali
     points = candidate_configs(config, cv.config)
     candidates = [Candidate(candidate_name(v), apply=lambda _m, c=c: c) for v, c in points]
     if config.selection == "cv":
-        scores = cv(candidates, config.selection_folds)
+        scores = cv(candidates, config.selection_folds, halving=config.selection_halving)
         how = f"{config.selection_folds}-fold cross-validation on the {len(cv.examples)} shots (stratified, seeded)"
+        if config.selection_halving:
+            how += "; successive halving: the worse half of the candidates dropped after each fold"
     else:
         scores = cv.holdout(candidates, dev or [])
         how = f"trained on the {len(cv.examples)} shots, scored on a disjoint sample of {len(dev or [])} (dev-k)"

@@ -197,3 +197,60 @@ def test_equal_means_are_ties_whatever_their_last_bit_and_go_to_the_first_listed
     better = CandidateScore(name="x", fold_scores=[0.25, 0.375])
     assert best_candidate([a, b, better]) == 2
     assert best_candidate([CandidateScore(name="empty"), a]) == 1  # a candidate without scores never wins
+
+
+def test_successive_halving_drops_the_worse_half_after_each_fold(tiny_encoder):
+    from xshot.methods.base import Candidate
+    from xshot.results import best_candidate
+    from xshot.training.selection import halving_runs
+
+    model = make(tiny_encoder)
+    cv = CrossValidation(model, list(SHOTS), model.config, CPU, None, seed=3, max_steps=1)
+    real_loss, trained = model.loss, []
+
+    def diverge(m):
+        trained.append("nan")
+        m.loss = lambda batch: real_loss(batch) * float("nan")
+
+    def heal(name):
+        return lambda m: trained.append(name) or setattr(m, "loss", real_loss)
+
+    scores = cv([Candidate("nan", diverge), Candidate("a", heal("a")), Candidate("b", heal("b"))], 3, halving=True)
+    # fold 1: all three; "nan" (0.0) is dropped, ceil(3/2) = 2 survive; fold 2: those two, one survives; stop
+    assert trained == ["nan", "a", "b", "a", "b"] and len(trained) == halving_runs(3, 3) == 5
+    assert scores[0].fold_scores == [0.0] and scores[0].dropped_after == 1
+    assert [len(s.fold_scores) for s in scores[1:]] == [2, 2]
+    assert scores[1].fold_scores == scores[2].fold_scores  # the same training: a tie, kept by the first listed
+    assert (scores[1].dropped_after, scores[2].dropped_after) == (None, 2)
+    assert best_candidate(scores) == 1
+
+
+def test_halving_by_hand():
+    from xshot.results import CandidateScore, best_candidate
+    from xshot.training.selection import halving_runs, halving_survivors
+
+    assert [halving_runs(n, f) for n, f in [(2, 2), (4, 4), (3, 4), (5, 2), (1, 3)]] == [2, 6, 5, 8, 1]
+    s = [CandidateScore(name=n, fold_scores=[v]) for n, v in [("a", 0.5), ("b", 0.7), ("c", 0.5), ("d", 0.1)]]
+    assert halving_survivors(s) == [0, 1]  # b, then the tie a = c goes to the first listed
+    assert halving_survivors(s[:3]) == [0, 1]  # ceil(3 / 2) = 2
+    dropped = CandidateScore(name="early", fold_scores=[0.9], dropped_after=1)
+    kept = CandidateScore(name="kept", fold_scores=[0.6, 0.4])
+    assert best_candidate([dropped, kept]) == 1  # a dropped candidate is never chosen, whatever its mean
+
+
+def test_selection_halving_needs_cv_and_leaves_existing_keys_alone():
+    base = dict(task="nli", model="m", method="finetune", train="xnli:en", k=4, seed=1,
+                search={"learning_rate": [1e-5, 1e-4]})
+    with pytest.raises(ValueError, match="selection_halving is for selection: cv"):
+        RunConfig(**base, selection="dev-k", selection_halving=True)
+    assert RunConfig(**base, selection="cv").key() == RunConfig(**base, selection="cv", selection_halving=False).key()
+    assert RunConfig(**base, selection="cv").key() != RunConfig(**base, selection="cv", selection_halving=True).key()
+
+
+def test_the_plan_counts_the_fold_trainings_halving_runs():
+    from xshot.studies.plan import selection_steps
+
+    base = dict(task="nli", model="m", method="finetune", train="xnli:en", k=4, seed=1, max_steps=10,
+                search={"learning_rate": [1e-5, 1e-4, 1e-3]}, selection="cv", selection_folds=4)
+    assert selection_steps(RunConfig(**base)) == 3 * 4 * 10
+    assert selection_steps(RunConfig(**base, selection_halving=True)) == (3 + 2) * 10
