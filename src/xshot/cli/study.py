@@ -59,6 +59,7 @@ def run_command(
     runner: Optional[str] = typer.Option(None, "--runner", help="The run function as module:function (default xshot.training.run:run)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the study's report to DIR when the run ends (as xshot report)."),
     track: Optional[Path] = typer.Option(None, "--track", help="Log every cell to TensorBoard event files in DIR (default: the study's 'tracking:')."),
+    reuse: Optional[list[Path]] = typer.Option(None, "--reuse", help="Another study's store: copy the cells of this plan it finished (same keys, same configuration) instead of running them; the report says which (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a study: every cell (model x method x train set x K x seed) not yet done in the store."""
@@ -78,7 +79,12 @@ def run_command(
     elif runs_dir is None:
         out.print("ray: the cells' run directories (checkpoints, predictions) are not kept; pass --runs-dir DIR on "
                   "storage every node shares to keep them (the store keeps every result)")
+    for other in reuse or []:
+        if not other.is_file():
+            raise XshotError("--reuse: results store not found", other)
     with ResultsStore(store_path) as results:
+        for other in reuse or []:
+            out.print(f"reused {len(results.reuse(other, cells))} finished cell(s) of this plan from {other}")
         todo, skipped = pending_cells(cells, results, resume)
         out.print(
             f"study {study.name}: {len(cells)} cells, {skipped} already done, {len(todo)} to run "

@@ -78,21 +78,28 @@ class Coverage:
         return self.cells - self.done - self.failed
 
 
-def coverage(spec: Any, d: pd.DataFrame) -> Coverage | None:
-    """The study grid's cells found done / failed in ``d`` (None when the grid cannot be expanded)."""
+def planned_keys(spec: Any) -> dict[str, list[str]] | None:
+    """Each cell of the study's grid -> the keys its results may be stored under (None when the grid cannot be
+    expanded). A cell with precision: auto is stored under the precision it ran at (stores written before xshot
+    resolved it: under "auto")."""
     try:
         from xshot.studies.grid import expand
 
         cells = expand(spec, resolve_precision=False)
     except (XshotError, ImportError, ValueError):
         return None
+    return {c.key: c.stored_keys() for c in cells}
+
+
+def coverage(spec: Any, d: pd.DataFrame) -> Coverage | None:
+    """The study grid's cells found done / failed in ``d`` (None when the grid cannot be expanded)."""
+    keys = planned_keys(spec)
+    if keys is None:
+        return None
     status = d.groupby("cell")["status"].agg(lambda s: "done" if (s == "done").all() else "failed")
-    # a cell with precision: auto is stored under the precision it ran at (stores written before xshot
-    # resolved it: under "auto")
-    keys = {c.key: c.stored_keys() for c in cells}
     found = {k: next((status[x] for x in variants if x in status.index), None) for k, variants in keys.items()}
     planned = {x for variants in keys.values() for x in variants}
-    return Coverage(len(cells), sum(v == "done" for v in found.values()), sum(v == "failed" for v in found.values()),
+    return Coverage(len(keys), sum(v == "done" for v in found.values()), sum(v == "failed" for v in found.values()),
                     len(set(status.index) - planned))
 
 

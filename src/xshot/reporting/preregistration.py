@@ -29,6 +29,7 @@ class PreregistrationCheck:
     current_sha256: str | None  # of the study file the report was given
     first_cell_at: str | None
     deviations: list[str] = field(default_factory=list)
+    reused: dict[str, int] = field(default_factory=dict)  # another study's name -> its cells this plan reuses
 
     @property
     def is_preregistered_analysis(self) -> bool:
@@ -65,7 +66,9 @@ def check(spec: Any, d: pd.DataFrame) -> PreregistrationCheck | None:
     prereg = getattr(spec, "preregistration", None)
     if prereg is None:
         return None
-    hashes = _hashes(d) if not d.empty else pd.Series(dtype=object)
+    own = d["study"].isna() | d["study"].astype(str).isin([str(spec.name), ""])  # unnamed rows: this study's
+    reused = d[~own].drop_duplicates("cell")["study"].astype(str).value_counts().sort_index().to_dict()
+    hashes = _hashes(d[own]) if own.any() else pd.Series(dtype=object)
     registered = hashes.iloc[0] or None if len(hashes) else None
     deviations = []
     if len(hashes) and registered is None:
@@ -83,8 +86,8 @@ def check(spec: Any, d: pd.DataFrame) -> PreregistrationCheck | None:
     if cov is not None and (cov.pending or cov.failed):
         deviations.append(f"the study is not complete ({cov.done} of {cov.cells} cells done): its declared "
                           f"stopping rule ({prereg.stopping}) is not met, so every finding is interim")
-    first = d["created_at"].dropna().min() if "created_at" in d and d["created_at"].notna().any() else None
-    return PreregistrationCheck(prereg.question, registered, spec.sha256, first, deviations)
+    first = d.loc[own, "created_at"].dropna().min() if own.any() and d.loc[own, "created_at"].notna().any() else None
+    return PreregistrationCheck(prereg.question, registered, spec.sha256, first, deviations, reused)
 
 
 def paragraphs(spec: Any, result: PreregistrationCheck | None) -> list[Paragraph]:
@@ -103,9 +106,15 @@ def paragraphs(spec: Any, result: PreregistrationCheck | None) -> list[Paragraph
                 f"{prereg.power:.0%} power; hyperparameters: {prereg.hyperparameters}"
                 + (f" ({prereg.hyperparameters_note})" if prereg.hyperparameters_note else "")
                 + f"; stopping rule: {prereg.stopping}.")
+    out = [Paragraph(declared)]
+    if result.reused:
+        out.append(Paragraph("Reused, not re-run: " + "; ".join(
+            f"{n} cell(s) recorded by study {name}" for name, n in result.reused.items())
+            + " (the same cell keys, so the same resolved configuration, seed and precision; they keep the hash "
+            "of the study file they ran under, and the registration is read from this study's own cells)."))
     if result.is_preregistered_analysis:
         verdict = (f"This is the pre-registered analysis: the study file (SHA-256 {result.registered_sha256[:12]}) "
                    f"is the one recorded with the first cell ({result.first_cell_at}), and nothing departs from it.")
-        return [Paragraph(declared), Paragraph(verdict)]
+        return [*out, Paragraph(verdict)]
     verdict = "Deviations from the registration: " + "; ".join(result.deviations) + "."
-    return [Paragraph(declared), Paragraph(verdict, note=True)]
+    return [*out, Paragraph(verdict, note=True)]

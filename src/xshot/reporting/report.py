@@ -22,7 +22,7 @@ from xshot.reporting import preregistration
 from xshot.reporting.answer import answer
 from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
-from xshot.reporting.frame import group_results, method_order, plan_note, prepare, study_of
+from xshot.reporting.frame import group_results, method_order, plan_note, planned_keys, prepare, study_of
 from xshot.reporting.languages import high_resource_set
 from xshot.reporting.sections import SECTIONS, ReportContext
 from xshot.reporting.sections.main import summarize_group, summary_rows
@@ -48,7 +48,7 @@ def build_report(
     distances (tests).
     """
     study_name, spec = study_of(study)
-    d = _study_rows(prepare(df), study_name if "study" in df.columns else None)
+    d = _study_rows(prepare(df), study_name if "study" in df.columns else None, spec)
     high = high_resource_set(high_resource)
     done_mask = (d["status"] == "done") & d["score"].notna() & (d["eval_set"] != "")
     done, failed = d[done_mask], d[d["status"] != "done"]
@@ -60,7 +60,7 @@ def build_report(
     ctx = ReportContext(done, failed, groups, figs.method_colors(method_order(done["method"])), distance_fn,
                         comparisons=comparisons)
     doc.sections = [SECTIONS.get(name)(ctx) for name in SECTIONS]
-    results = df[df["study"].astype(str) == study_name] if study_name is not None and "study" in df.columns else df
+    results = df[df["cell"].isin(set(d["cell"]))] if study_name is not None and "study" in df.columns else df
     summary = [row for g in groups for row in summary_rows(summarize_group(g))]  # the main tables' numbers
     html = _write(doc, Path(out_dir), results, summary)
     with atomic_open(Path(out_dir) / "answer.md") as f:
@@ -69,12 +69,16 @@ def build_report(
     return html
 
 
-def _study_rows(d: pd.DataFrame, study_name: str | None) -> pd.DataFrame:
-    """The prepared rows of one study (all of them without a name); none is an error naming the studies there."""
+def _study_rows(d: pd.DataFrame, study_name: str | None, spec: Any = None) -> pd.DataFrame:
+    """The prepared rows of one study (all of them without a name), and the cells of its plan that another study
+    recorded (reused: the same key is the same configuration; ``xshot run --reuse``); none is an error naming
+    the studies there."""
     if study_name is None:
         return d
     known = sorted(str(s) for s in d["study"].dropna().unique())
-    d = d[d["study"].astype(str) == study_name]
+    keys = planned_keys(spec) if spec is not None else None
+    planned = {k for variants in (keys or {}).values() for k in variants}
+    d = d[(d["study"].astype(str) == study_name) | d["cell"].isin(planned)]
     if d.empty:
         raise XshotError(f"no results for study {study_name!r} (studies in the results: {', '.join(known) or 'none'})")
     return d

@@ -310,6 +310,27 @@ class ResultsStore:
             self._db.execute("ROLLBACK")
             raise
 
+    def reuse(self, other: str | Path, cells: Iterable["Cell"]) -> list[str]:
+        """Copy from another store the rows of the ``cells`` it finished and this one has not (the same key is
+        the same resolved configuration, so a study may reuse another's cells instead of re-running them). The
+        rows keep the study name and hash they were recorded with, so a report tells reused cells apart.
+        Returns the keys of the cells copied."""
+        cells = list(cells)
+        with ResultsStore(other, create=False) as source:
+            theirs, ours = source.status_of(cells), self.status_of(cells)
+            copied = []
+            for cell in cells:
+                if theirs[cell.key] != "done" or ours[cell.key] == "done":
+                    continue
+                keys = cell.stored_keys()
+                marks = ", ".join("?" for _ in keys)
+                rows = [dict(r) for r in source._db.execute(
+                    f"SELECT * FROM results WHERE cell IN ({marks}) AND status = 'done' ORDER BY rowid", keys)]
+                stored = rows[0]["cell"]
+                self.write_rows(stored, [r for r in rows if r["cell"] == stored])
+                copied.append(stored)
+        return copied
+
     # ------------------------------------------------------------------ claims (several processes, one store)
     def claim(self, cell: "Cell", owner: Owner, lease_s: float) -> Claim:
         """Take ``cell`` for ``owner`` unless another live process holds it or has recorded it since

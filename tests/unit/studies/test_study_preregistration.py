@@ -103,3 +103,27 @@ def test_registration_fields_are_checked_with_their_line():
     with pytest.raises(XshotError) as err:
         parse_study(PREREG.replace("fixed-from-literature", "after-looking"), "s.yaml")
     assert "preregistration.hyperparameters" in err.value.message and err.value.line == PREREG.count("\n", 0, PREREG.index("  hyperparameters:")) + 1
+
+
+def test_an_addendum_reuses_another_studys_cells_and_its_report_says_so(tmp_path, make_study, runner, capsys):
+    first = make_study(PREREG)
+    _run(first, tmp_path / "first.sqlite", runner)
+    addendum = make_study(PREREG.replace("name: tiny", "name: addendum").replace("rank: 4", "rank: 8"), "add.yaml")
+    store = tmp_path / "add.sqlite"
+    capsys.readouterr()
+    assert main(["run", str(addendum), "--store", str(store), "--runner", runner, "-q",
+                 "--reuse", str(tmp_path / "first.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "reused 4 finished cell(s)" in out and "4 already done, 4 to run" in out  # finetune reused, LoRA runs
+    with ResultsStore(store) as s:
+        studies = s.to_dataframe().drop_duplicates("cell").groupby("study")["method"].agg(set).to_dict()
+    assert studies == {"tiny": {"finetune"}, "addendum": {"lora"}}  # reused rows keep their study
+    result = check(load_study(addendum), load_results(store))
+    assert result.reused == {"tiny": 4} and result.is_preregistered_analysis  # the registration: its own cells
+    report = tmp_path / "rep"
+    assert main(["report", str(store), "--study", str(addendum), "--out", str(report)]) == 0
+    text = (report / "report.md").read_text()
+    assert "Reused, not re-run: 4 cell(s) recorded by study tiny" in text and "8 cell(s): 8 completed" in text
+    assert main(["run", str(addendum), "--store", str(store), "--runner", runner, "-q",
+                 "--reuse", str(tmp_path / "nothing.sqlite")]) == 2
+    assert "--reuse: results store not found" in capsys.readouterr().err
