@@ -86,7 +86,8 @@ def predict(model: XshotModel, features: list[Feature], **kwargs) -> list[list[i
 
 
 def to_inference_precision(model: XshotModel, dtype: torch.dtype | None) -> XshotModel:
-    """bf16 evaluation runs bf16 weights (cast in place, once), not autocast over fp32 weights.
+    """The model as inference runs it: parameter-efficient adapters merged (:func:`merge_adapters`), and bf16
+    evaluation on bf16 weights (cast in place, once), not autocast over fp32 weights.
 
     Autocast converts activations between fp32 and bf16 around every layer norm and activation; with the
     weights cast once, evaluation gets most of what the matrix units offer (measured in
@@ -94,9 +95,29 @@ def to_inference_precision(model: XshotModel, dtype: torch.dtype | None) -> Xsho
     the linear layers also get their weights packed for oneDNN (``xshot.kernels``). Cast after the
     weights are saved: bf16 weights are not converted back.
     """
+    merge_adapters(model)
     if dtype == torch.bfloat16:
         model.to(dtype)
         pack_linear_weights(model)
+    return model
+
+
+#: peft methods whose adapters fold into the weights they adapt (soft prompts and prefixes add inputs instead)
+MERGEABLE = ("LORA", "IA3")
+
+
+def merge_adapters(model: XshotModel) -> XshotModel:
+    """LoRA and (IA)³ adapters folded into their base weights (peft's ``merge_and_unload``), so that inference
+    runs plain linear layers (packed for bf16 like any other) instead of the base layer plus the adapter's path
+    at every call. The same function up to float rounding (a test checks the predictions). Only after the
+    model is saved: the saved adapter directory is written before and stays as it is."""
+    body = getattr(model, "body", None)
+    if body is None or not type(body).__module__.startswith("peft"):
+        return model
+    config = body.peft_config[body.active_adapter]
+    if getattr(config.peft_type, "name", str(config.peft_type)) in MERGEABLE:
+        model.body = body.merge_and_unload()
+        model.notes.append(f"evaluated with the {config.peft_type.name} adapter merged into the base weights")
     return model
 
 

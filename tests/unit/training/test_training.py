@@ -181,3 +181,29 @@ def test_tracking_writes_tensorboard_events_that_read_back(tiny_encoder, tmp_pat
     assert "_hparams_/session_start_info" in hparams.summary_metadata
     plugin = hparams.summary_metadata["_hparams_/session_start_info"].plugin_data.content
     assert b"lora" in plugin and b"learning_rate" in plugin
+
+
+@pytest.mark.parametrize("method,backbone", [("lora", "tiny_encoder"), ("ia3", "tiny_encoder"), ("lora", "tiny_decoder")])
+def test_adapters_merged_for_inference_predict_what_the_unmerged_model_predicts(request, method, backbone):
+    from xshot.training.evaluate import merge_adapters, predict_proba
+
+    torch.manual_seed(0)
+    model, config = make(request.getfixturevalue(backbone), method, "nli", learning_rate=1e-2)
+    train(model, model.encode(NLI), config, seed=1, device=CPU, max_steps=5, progress=False)
+    features = model.encode(NLI)
+    before = predict_proba(model, features, device=CPU)
+    merge_adapters(model)
+    assert not type(model.body).__module__.startswith("peft")  # plain modules: nothing of the adapter left
+    assert not any("lora_" in n or "ia3_" in n for n, _ in model.body.named_parameters())
+    after = predict_proba(model, features, device=CPU)
+    assert after.classes == before.classes
+    assert torch.allclose(torch.tensor(after.probabilities), torch.tensor(before.probabilities), atol=1e-5)
+    assert any("merged into the base weights" in n for n in model.notes)
+
+
+def test_soft_prompts_are_not_merged(tiny_decoder):
+    from xshot.training.evaluate import merge_adapters
+
+    model, _ = make(tiny_decoder, "soft-prompt", "nli")
+    body = model.body
+    assert merge_adapters(model).body is body
