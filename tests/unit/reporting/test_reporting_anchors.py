@@ -34,6 +34,13 @@ def test_xshots_side_is_the_seed_mean_of_the_target_mean_by_hand():
     assert "dualcl" not in rows  # no published number for it
 
 
+def test_a_table_running_none_of_the_anchors_methods_is_not_anchored():
+    g = _groups((16,))[0]
+    assert matching(g)
+    g.methods = [m for m in g.methods if m not in anchors()[0].scores]
+    assert matching(g) == []
+
+
 def test_the_report_has_the_section(tmp_path):
     build_report(make_results(ks=(16,), failed=False), tmp_path)
     md = (tmp_path / "report.md").read_text()

@@ -42,10 +42,10 @@ def anchors() -> tuple[Anchor, ...]:
 
 
 def matching(g: Group) -> list[Anchor]:
-    """The anchors of ``g``'s task, evaluation dataset, source language and K."""
+    """The anchors of ``g``'s task, evaluation dataset, source language and K that published a method ``g`` ran."""
     datasets = {spec_dataset(c.key[1]) for c in g.targets}
     return [a for a in anchors() if a.task == g.task and a.dataset in datasets and a.source_language == g.source
-            and a.k == g.k_num]
+            and a.k == g.k_num and set(a.scores) & set(g.methods)]
 
 
 def xshot_mean(g: Group, method: str) -> tuple[float, int]:
