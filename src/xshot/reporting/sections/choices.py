@@ -11,10 +11,23 @@ from xshot.reporting import figures as figs
 from xshot.reporting.document import TableCell, Figure, Paragraph, Section, Table
 from xshot.reporting.format import short_model
 from xshot.reporting.sections import ReportContext
+from xshot.results import CandidateScore, ShotChoice
 
 
 def _chosen(value: dict) -> str:
     return "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in value.items())
+
+
+def _choices(raw: object) -> list[ShotChoice]:
+    """A cell's recorded choices (the store's JSON column), typed."""
+    return [ShotChoice.model_validate(c) for c in json.loads(raw if isinstance(raw, str) and raw.strip() else "[]")]
+
+
+def _candidate(c: CandidateScore) -> str:
+    """A candidate's mean held-out score, with the folds it diverged on or after which it was dropped."""
+    notes = ([f"diverged on {c.diverged} of {len(c.fold_scores)}"] if c.diverged else []) + \
+        ([f"dropped after fold {c.dropped_after}"] if c.dropped_after is not None else [])
+    return f"{c.name} {c.mean:.3f}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def choices_table(done: pd.DataFrame) -> Table | Paragraph:
@@ -23,14 +36,11 @@ def choices_table(done: pd.DataFrame) -> Table | Paragraph:
     rows = []
     cells = done.drop_duplicates("cell").sort_values(["task", "model", "method", "setting", "seed"], na_position="last")
     for r in cells.itertuples(index=False):
-        raw = r.choices if isinstance(r.choices, str) and r.choices.strip() else "[]"
-        for choice in json.loads(raw):
-            reranked = ", ".join(f"{c['name']} {sum(c['fold_scores']) / len(c['fold_scores']):.3f}"
-                                 + (f" (diverged on {c['diverged']} of {len(c['fold_scores'])})" if c.get("diverged") else "")
-                                 for c in choice.get("candidates", []) if c.get("fold_scores"))
+        for choice in _choices(r.choices):
+            reranked = ", ".join(_candidate(c) for c in choice.candidates if c.fold_scores)
             seed = "" if pd.isna(r.seed) else f"{r.seed:g}"
             rows.append([TableCell(short_model(r.model)), TableCell(r.method), TableCell(str(getattr(r, "setting", "") or "")),
-                         TableCell(seed), TableCell(choice["what"]), TableCell(_chosen(choice["chosen"])),
+                         TableCell(seed), TableCell(choice.what), TableCell(_chosen(choice.chosen)),
                          TableCell(reranked or "—")])
     if not rows:
         return Paragraph("No method chose anything from its shots.")
@@ -47,14 +57,12 @@ def sensitivity_figures(ctx: ReportContext) -> list[Figure]:
             continue
         scores: dict[str, dict[str, list[float]]] = {}
         for r in g.rows.drop_duplicates("cell").itertuples(index=False):
-            raw = r.choices if isinstance(r.choices, str) and r.choices.strip() else "[]"
-            for choice in json.loads(raw):
-                if choice["what"] != "hyperparameters":
+            for choice in _choices(r.choices):
+                if choice.what != "hyperparameters":
                     continue
-                for c in choice.get("candidates", []):
-                    if c.get("fold_scores"):
-                        mean = sum(c["fold_scores"]) / len(c["fold_scores"])
-                        scores.setdefault(r.method, {}).setdefault(c["name"], []).append(100 * mean)
+                for c in choice.candidates:
+                    if c.fold_scores:
+                        scores.setdefault(r.method, {}).setdefault(c.name, []).append(100 * c.mean)
         if scores:
             fig = figs.sensitivity(scores, ctx.colors, f"Selection score per candidate · {g.title()}",
                                    f"{g.metric} ×100 (held-out folds of the shots)")
