@@ -123,13 +123,14 @@ def test_choices_made_on_the_shots_are_reported(tmp_path):
     df = make_results(seeds=(1,), ks=(8,), targets=("de",), failed=False)
     chosen = [{"what": "label_words", "chosen": {"entailment": "Yes", "neutral": "Also", "contradiction": "Never"},
                "how": "LM-BFF search", "candidates": [{"name": "Yes/Also/Never", "fold_scores": [0.5, 0.75]},
-                                                      {"name": "Right/Maybe/No", "fold_scores": [0.0, 0.5], "diverged": 1}]}]
+                                                      {"name": "Right/Maybe/No", "fold_scores": [0.0, 0.5], "diverged": 1},
+                                                      {"name": "Yes/So/No", "fold_scores": [0.25], "dropped_after": 1}]}]
     df["choices"] = [json.dumps(chosen) if m == "dualcl" else "[]" for m in df["method"]]
     build_report(df, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "## Choices made from the shots" in md
     assert "| dualcl | en-fewshot | 1 | label_words | entailment: Yes; neutral: Also; contradiction: Never | " \
-           "Yes/Also/Never 0.625, Right/Maybe/No 0.250 (diverged on 1 of 2) |" in md
+           "Yes/Also/Never 0.625, Right/Maybe/No 0.250 (diverged on 1 of 2), Yes/So/No 0.250 (dropped after fold 1) |" in md
     build_report(make_results(seeds=(1,), ks=(8,), targets=("de",), failed=False), tmp_path / "none")
     assert "No method chose anything from its shots." in (tmp_path / "none" / "report.md").read_text()
 
