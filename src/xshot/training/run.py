@@ -152,6 +152,7 @@ class Trained:
     choose_s: float = 0.0
     tokens: int = 0
     flops: float = 0.0
+    params: Parameters | None = None  # counted as trained (before inference merges adapters into the weights)
 
 
 def run(config: RunConfig, out_dir: str | Path | None = None, *, data_root: str | None = None,
@@ -209,6 +210,7 @@ def train_stages(config: RunConfig, p: Prepared, progress: bool) -> Trained:
             p.model.observe_shots(stage.examples, stage.language, config.seed)
             continue
         _train_stage(config, p, stage, trained, progress)
+    trained.params = Parameters(**count_parameters(p.model))
     return trained
 
 
@@ -268,7 +270,7 @@ def assemble(config: RunConfig, p: Prepared, trained: Trained, evaluations: dict
         train_counts=source.meta.get("mention_counts") or source.meta.get("label_counts"),
         training=trained.training,
         evaluations=evaluations,
-        params=Parameters(**count_parameters(p.model)),
+        params=trained.params or Parameters(**count_parameters(p.model)),
         time=Timing(load_s=p.load_s, choose_s=trained.choose_s, train_s=trained.train_s,
                     eval_s=sum(e.eval_s or 0.0 for e in evaluations.values())),
         compute=Compute(train_tokens=trained.tokens, train_flops=trained.flops),
