@@ -457,3 +457,55 @@ def test_calibration_works_on_whole_sentences(tiny_decoder):
         out = model(model.collate(model.encode(NLI)))
     assert out.shape == (len(NLI), 3) and torch.isfinite(out).all()
     assert model.evaluation_notes()[1].startswith("content-free label probabilities: ")
+
+
+def test_bf16_token_log_probs_by_hand():
+    """Three rows whose logits are 0, -1 and -20 (exact in bf16): the first two are recomputed in fp32 (within
+    NEAR nats of the top), the third enters the normaliser from the bf16 screen; log p by hand."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from xshot.methods.heads import NEAR, VocabScorer
+
+    head = nn.Linear(2, 3, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[0.0, 0.0], [-1.0, 0.0], [-20.0, 0.0]]))
+    scorer = VocabScorer(SimpleNamespace(lm_head=head, body=SimpleNamespace(config=SimpleNamespace())))
+    scorer.to(torch.bfloat16)
+    assert 1 < NEAR < 20
+    h = torch.tensor([[1.0, 3.0], [1.0, -2.0]])
+    with torch.no_grad():
+        got = scorer.token_log_probs(h, torch.tensor([0, 2]))
+    norm = math.log(1 + math.exp(-1) + math.exp(-20))
+    assert got.tolist() == pytest.approx([-norm, -20 - norm], abs=1e-6)
+
+
+def test_bf16_whole_sentence_scores_equal_the_fp32_product_over_the_same_weights(tiny_decoder):
+    """bf16 evaluation screens the vocabulary in bf16; the sentence scores stay those of the fp32 product over
+    the same (bf16) weights and states (the exact path, taken wherever gradients flow)."""
+    from xshot.methods.prompt.sentences import token_log_probs, unpack
+    from xshot.training.evaluate import to_inference_precision
+
+    from xshot.methods.heads import NEAR
+
+    model = make(tiny_decoder, "zero-shot", template="xglm")
+    with torch.no_grad():  # spread the logits so that part of the vocabulary falls outside the fp32 window
+        model.scorer.weight_source.weight.mul_(30)
+    to_inference_precision(model, torch.bfloat16)
+    batch = model.collate(model.encode(NLI))
+    rows, shared = unpack(batch, 3)
+    starts = [s for s in shared for _ in range(3)]
+    with torch.no_grad():
+        hidden = model.hidden_states
+        states = {}
+        model.hidden_states = lambda b: states.setdefault("h", hidden(b))  # one body pass for both paths
+        screened = token_log_probs(model, rows, starts)
+        with torch.enable_grad():
+            exact = token_log_probs(model, rows, starts)
+    assert sum(map(len, screened)) > 3 * len(NLI)
+    logits = model.scorer.full_vocabulary(states["h"].flatten(0, 1))
+    tail = logits < logits.amax(-1, keepdim=True) - NEAR
+    assert 0.2 < tail.float().mean() < 0.95  # both the fp32 window and the bf16 tail are exercised
+    for a, b in zip(screened, exact):
+        assert a.tolist() == pytest.approx(b.detach().tolist(), abs=1e-4)

@@ -41,11 +41,8 @@ def token_log_probs(model, rows: list[torch.Tensor], starts: list[int]) -> list[
     index = torch.tensor(read, device=hidden.device)
     states = hidden[index[:, 0], index[:, 1]]  # the state before each scored token
     targets = torch.stack([rows[i][t + 1] for i, t in read])
-    scored = []
-    for part, target in zip(states.split(CHUNK), targets.split(CHUNK)):
-        logits = model.scorer.full_vocabulary(part).float()
-        scored.append(logits.gather(-1, target[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-    flat = torch.cat(scored)
+    flat = torch.cat([model.scorer.token_log_probs(part, target)
+                      for part, target in zip(states.split(CHUNK), targets.split(CHUNK))])
     sizes = [len(r) - max(s, 1) for r, s in zip(rows, starts)]
     return list(flat.split(sizes))
 
