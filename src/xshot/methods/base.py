@@ -97,10 +97,11 @@ class MethodConfig:
         training step and of an evaluated example relative to the method's plain ``Cost``)."""
         return 0, 1.0, 1.0
 
-    def scores_whole_vocabulary(self, task: str) -> bool:
-        """For ``xshot plan``: whether every token goes through the LM head's whole vocabulary (EntLM's
-        objective), a product as large as the body's own on small multilingual models."""
-        return False
+    def vocabulary_share(self, task: str) -> float:
+        """For ``xshot plan``: the share of the tokens the body reads that go through the LM head's whole
+        vocabulary (EntLM's objective: all; whole-sentence scoring: those after the classes' shared start), a
+        product as large as the body's own on small multilingual models."""
+        return 0.0
 
     @property
     def needs_shots_at_test(self) -> bool:

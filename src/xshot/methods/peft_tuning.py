@@ -40,9 +40,9 @@ class PeftConfig(PromptConfig):
     def uses_lm_head(self) -> bool:
         return self.head == "verbalizer"
 
-    def scores_whole_vocabulary(self, task: str) -> bool:
+    def vocabulary_share(self, task: str) -> float:
         """Only the verbalizer head inherits EntLM's whole-vocabulary objective; a linear head scores its classes."""
-        return self.head == "verbalizer" and super().scores_whole_vocabulary(task)
+        return super().vocabulary_share(task) if self.head == "verbalizer" else 0.0
 
     def cost_factors(self, task: str, steps: int) -> tuple[int, float, float]:
         return super().cost_factors(task, steps) if self.head == "verbalizer" else (0, 1.0, 1.0)

@@ -238,8 +238,9 @@ def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[
     try:
         mcfg = method_config(config)
         extra, step_factor, eval_factor = mcfg.cost_factors(config.task, steps)
-        if mcfg.scores_whole_vocabulary(config.task):
-            vocab = vocabulary_factor(config.model)
+        share = mcfg.vocabulary_share(config.task)
+        if share:
+            vocab = 1 + share * (vocabulary_factor(config.model) - 1)
             step_factor, eval_factor = step_factor * vocab, eval_factor * vocab
     except XshotError:  # an invalid option is reported by the study check, not here
         extra, step_factor, eval_factor = 0, 1.0, 1.0

@@ -354,6 +354,24 @@ def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
         train_restricted * get_method("finetune").cost.step_s / get_method("prompt").cost.step_s)
 
 
+def test_plan_charges_whole_sentence_scoring_its_sentences_and_scored_vocabulary(tmp_path):
+    """A {label} template (XGLM's) reads one sentence per class and sends the tokens after their shared start
+    (about half) through the whole vocabulary: 3 x (1 + 0.5 (V·H / 12·L·H²)) the default template's cost."""
+    from xshot.methods.prompt.config import WHOLE_SENTENCE_SCORED
+    from xshot.training.config import RunConfig
+
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 3072}))
+    base = RunConfig(task="nli", model=str(tmp_path), method="zero-shot", train="xnli:en:dev", k=16,
+                     eval=["xnli:de:test"], precision="fp32")
+    factor = 3 * (1 + WHOLE_SENTENCE_SCORED * 3072 * 64 / (12 * 2 * 64 * 64))
+    for options in ({"template": "xglm"}, {"template": "{premise}, right? {label}, {hypothesis}"}):
+        xglm = base.model_copy(update={"options": options})
+        assert default_costs(xglm)[2] == pytest.approx(factor * default_costs(base)[2])
+    trained = base.model_copy(update={"method": "prompt", "max_steps": 10})
+    xglm = trained.model_copy(update={"options": {"template": "xglm"}})
+    assert default_costs(xglm)[1] == pytest.approx(factor * default_costs(trained)[1])
+
+
 def _pilot_csv(path, diffs_by_seed: dict[int, list[float]]) -> None:
     """lora − finetune per seed and language (de, sw), as the rows an export has."""
     rows = []

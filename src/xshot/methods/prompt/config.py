@@ -8,6 +8,9 @@ VERBALIZER_LANGUAGES = ("source", "target")
 DEMONSTRATIONS = ("none", "random", "similar")
 LABEL_WORD_CHOICES = ("names", "search")
 NER_OBJECTIVES = ("full", "restricted")
+#: xshot plan: the share of a whole-sentence class's tokens scored through the whole vocabulary (the label word and
+#: the hypothesis after it; XNLI's premises are about as long as its hypotheses)
+WHOLE_SENTENCE_SCORED = 0.5
 
 
 @dataclass
@@ -100,10 +103,24 @@ class PromptConfig(MethodConfig):
             search = self.search_candidates * self.search_folds * (self.search_steps or steps)
         if self.lm_bff_demonstrations:  # inputs about 3x longer (measured on gemma3-270m), each test input sets x
             return search, 3.0, 3.0 * self.demo_sets
+        if self.scores_whole_sentences(task):  # one sentence per class (3) through the body
+            return search, 3.0, 3.0
         return search, 1.0, 1.0
 
-    def scores_whole_vocabulary(self, task: str) -> bool:
-        return task == "ner" and self.ner_objective == "full"
+    def vocabulary_share(self, task: str) -> float:
+        if task == "ner" and self.ner_objective == "full":
+            return 1.0
+        return WHOLE_SENTENCE_SCORED if self.scores_whole_sentences(task) else 0.0
+
+    def scores_whole_sentences(self, task: str) -> bool:
+        """Whether the template has a {label} slot (XGLM's scoring: each class's sentence, every token after the
+        shared start through the whole vocabulary)."""
+        from xshot.methods.prompts import LABEL_SLOT, named_template
+
+        if task != "nli" or self.template is None:
+            return False
+        named = named_template(self.template, self.prompts_file)
+        return LABEL_SLOT in (named.text if named else self.template)
 
     def check_backbone(self, kind: str, has_lm_head: bool) -> None:
         """A given template must suit the backbone's kind (encoders answer at {mask}, decoders at the end)."""
