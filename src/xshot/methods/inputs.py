@@ -69,6 +69,7 @@ class InputFormat:
 
     def __post_init__(self) -> None:
         self.demonstrations_dropped = 0
+        self.demonstrations_shown = 0
         if self.style == "label-prefix":
             pieces = self.backbone.word_ids(self.label_names, first=True)
             start = len(self.backbone.framing.prefix)
@@ -101,6 +102,7 @@ class InputFormat:
                        for ex in examples])["input_ids"]
         features = []
         self.demonstrations_dropped = 0  # inputs of this call that lost demonstrations (read by the run)
+        self.demonstrations_shown = 0  # demonstrations kept, summed over the inputs of this call
         for ex, seq in zip(examples, ids):
             seq = self._with_demonstrations(self._with_prefix(self._fit(seq)))
             features.append(Feature(seq, [self._nli_position(seq)], _nli_label(ex, classes)))
@@ -115,7 +117,7 @@ class InputFormat:
         the longest sentence fits ``max_length``."""
         tok, head = self.backbone.tokenizer, len(self.backbone.framing.prefix)
         features = []
-        self.demonstrations_dropped = 0
+        self.demonstrations_dropped = self.demonstrations_shown = 0
         for ex in examples:
             texts = [" " + self.sequence.fill(self.template, _plain(ex.premise, tok), _plain(ex.hypothesis, tok), w)
                      for w in self.sequence.words]
@@ -138,6 +140,7 @@ class InputFormat:
             kept -= 1
         if kept < len(self.demonstrations):
             self.demonstrations_dropped += 1
+        self.demonstrations_shown += kept
         head = len(self.backbone.framing.prefix)
         return seq[:head] + self._demonstration_ids(kept) + seq[head:]
 

@@ -58,8 +58,10 @@ def evaluate_dataset(model: XshotModel, data: Dataset, rt: Runtime, *, bootstrap
     class_ids, named = predicted.classes, predicted.named(model.labels)
     notes: list[str] = model.evaluation_notes()
     if encoded.extras.get("demonstrations_dropped"):
+        shown = encoded.extras["demonstrations_shown"] / max(1, len(features))
         notes.append(f"{encoded.extras['demonstrations_dropped']} of {len(features)} inputs dropped demonstrations "
-                     f"to fit max_length {model.input_format.max_length}")
+                     f"to fit max_length {model.input_format.max_length} (mean shown {shown:.2f} of "
+                     f"{len(model.input_format.demonstrations)})")
     if model.labels.task == "nli":
         pred = [model.labels.classes[c[0]] for c in class_ids]
         gold = [ex.label for ex in data.examples]

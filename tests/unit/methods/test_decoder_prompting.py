@@ -165,9 +165,12 @@ def test_truncation_drops_demonstrations_first_never_the_test_text(tiny_decoder)
     assert seq[1: 1 + len(demos[-2])] == demos[-2]  # the farthest demonstrations went first
     assert seq[-(test_len - 1):] == full[-(test_len - 1):]  # the test text is whole
     assert short.input_format.demonstrations_dropped == 1
+    assert short.input_format.demonstrations_shown == 2  # of the 6 (2 per class): the last two
     tiny = make(tiny_decoder, "icl", shots=NLI, max_length=test_len)
     seq = tiny.encode(NLI[:1])[0].input_ids
     assert seq == full[:1] + full[-(test_len - 1):] and tiny.input_format.demonstrations_dropped == 1
+    assert tiny.input_format.demonstrations_shown == 0
+    assert long.encode(NLI[:2]) and long.input_format.demonstrations_shown == 2 * len(demos)  # per call, summed
 
 
 def test_icl_refuses_ner_and_encoders(tiny_encoder):

@@ -96,7 +96,8 @@ class ICLModel(ZeroShotModel):
         fmt.demonstrations = tok(texts, add_special_tokens=False)["input_ids"] if texts else []
 
     def encoding_extras(self):
-        return {"demonstrations_dropped": lambda: self.input_format.demonstrations_dropped}
+        return {"demonstrations_dropped": lambda: self.input_format.demonstrations_dropped,
+                "demonstrations_shown": lambda: self.input_format.demonstrations_shown}
 
     def evaluation_notes(self) -> list[str]:
         shown = ", ".join(ex.label for ex in self._shown)
