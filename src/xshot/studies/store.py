@@ -313,8 +313,9 @@ class ResultsStore:
     def reuse(self, other: str | Path, cells: Iterable["Cell"]) -> list[str]:
         """Copy from another store the rows of the ``cells`` it finished and this one has not (the same key is
         the same resolved configuration, so a study may reuse another's cells instead of re-running them). The
-        rows keep the study name and hash they were recorded with, so a report tells reused cells apart.
-        Returns the keys of the cells copied."""
+        rows keep the study name and hash they were recorded with, so a report tells reused cells apart, and take
+        this study's setting name (a label of its grouping: the configuration is the same). Returns the keys of
+        the cells copied."""
         cells = list(cells)
         with ResultsStore(other, create=False) as source:
             theirs, ours = source.status_of(cells), self.status_of(cells)
@@ -327,7 +328,7 @@ class ResultsStore:
                 rows = [dict(r) for r in source._db.execute(
                     f"SELECT * FROM results WHERE cell IN ({marks}) AND status = 'done' ORDER BY rowid", keys)]
                 stored = rows[0]["cell"]
-                self.write_rows(stored, [r for r in rows if r["cell"] == stored])
+                self.write_rows(stored, [{**r, "setting": cell.setting} for r in rows if r["cell"] == stored])
                 copied.append(stored)
         return copied
 

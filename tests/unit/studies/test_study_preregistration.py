@@ -108,7 +108,8 @@ def test_registration_fields_are_checked_with_their_line():
 def test_an_addendum_reuses_another_studys_cells_and_its_report_says_so(tmp_path, make_study, runner, capsys):
     first = make_study(PREREG)
     _run(first, tmp_path / "first.sqlite", runner)
-    addendum = make_study(PREREG.replace("name: tiny", "name: addendum").replace("rank: 4", "rank: 8"), "add.yaml")
+    addendum = make_study(PREREG.replace("name: tiny", "name: addendum").replace("rank: 4", "rank: 8")
+                          .replace("name: src", "name: source-shots"), "add.yaml")
     store = tmp_path / "add.sqlite"
     capsys.readouterr()
     assert main(["run", str(addendum), "--store", str(store), "--runner", runner, "-q",
@@ -116,8 +117,10 @@ def test_an_addendum_reuses_another_studys_cells_and_its_report_says_so(tmp_path
     out = capsys.readouterr().out
     assert "reused 4 finished cell(s)" in out and "4 already done, 4 to run" in out  # finetune reused, LoRA runs
     with ResultsStore(store) as s:
-        studies = s.to_dataframe().drop_duplicates("cell").groupby("study")["method"].agg(set).to_dict()
+        rows = s.to_dataframe()
+    studies = rows.drop_duplicates("cell").groupby("study")["method"].agg(set).to_dict()
     assert studies == {"tiny": {"finetune"}, "addendum": {"lora"}}  # reused rows keep their study
+    assert set(rows["setting"]) == {"source-shots"}  # and take the addendum's setting name
     result = check(load_study(addendum), load_results(store))
     assert result.reused == {"tiny": 4} and result.is_preregistered_analysis  # the registration: its own cells
     report = tmp_path / "rep"
