@@ -1,11 +1,13 @@
 """The study's answer in a few lines (``answer.md`` beside the report), for a README or a paper's abstract: the
-registration verdict, then each finding's sentence, then what the design could not detect. Generated from
+registration verdict, then each finding's sentence, then what the design could not detect and how the cells
+recorded that a method ran short of its protocol (in-context demonstrations dropped). Generated from
 the findings (:func:`xshot.reporting.sections.findings.study_findings`), so it never says more than they do."""
 
 from __future__ import annotations
 
 import math
 
+from xshot.reporting import protocol
 from xshot.reporting.preregistration import PreregistrationCheck
 from xshot.reporting.sections import ReportContext
 from xshot.reporting.sections.findings import sentence, study_findings
@@ -33,4 +35,7 @@ def answer(ctx: ReportContext, title: str, registration: PreregistrationCheck | 
     if blind:
         lines.append("Effects smaller than these could have gone undetected (80% power at the family's level): "
                      + "; ".join(blind) + ".")
+    dropped = protocol.dropped_demonstrations(ctx.done)
+    if dropped:
+        lines.append("As the cells recorded: " + "; ".join(d.sentence() for d in dropped) + ".")
     return "\n".join(lines) + "\n"
