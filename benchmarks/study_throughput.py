@@ -1,0 +1,141 @@
+"""Study throughput: cells per hour on a fixed mix of the headline study's kinds of cells, this checkout against
+the code before the speed work (a ``git worktree`` of the base commit), side by side in one invocation.
+
+The mix (one seed, reduced sizes so that one side takes minutes): NER on me5-small (WikiANN en, K = 10 mentions
+per type -> MasakhaNER 2.0 hau, swa) and XNLI on gemma3-270m (en, 16 per class -> de, sw), each with finetune,
+prompt, dualcl and lora at ``--steps`` steps and ``--eval-limit`` test examples per language, plus the finetune
+cells with their learning rate chosen by 2-fold cross-validation on the shots (2 candidates). Each side runs the
+whole mix as one ``xshot run`` on a fresh store with nothing set in its environment (the user's default); a third
+side runs this checkout with successive halving over the folds (``selection_halving: true``). Reported: each
+side's wall time and cells per hour, each cell's wall time from its store, the head / base throughput ratio and,
+within each side, a cross-validated cell's time over its unselected twin. Run it on an otherwise idle machine.
+
+    python benchmarks/study_throughput.py [--base ed6e59a] [--steps 30] [--eval-limit 100] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+#: the commit before the speed work of issue 30 (sharing the cores, halving, merged adapters, bf16 screens)
+BASE = "ed6e59a"
+
+MIX = """\
+name: throughput-mix
+description: the fixed mix of benchmarks/study_throughput.py
+models: [{me5}]
+seeds: [1]
+defaults: {{max_steps: {steps}, batch_size: 8, max_length: 128, eval_limit: {eval_limit}, bootstrap: 0,
+           selection_folds: 2}}
+methods:
+  - {{name: finetune, learning_rate: 1.0e-4}}
+  - {{name: prompt, learning_rate: 1.0e-4}}
+  - {{name: dualcl, learning_rate: 1.0e-4}}
+  - {{name: lora, learning_rate: 5.0e-4}}
+settings:
+  - name: ner
+    task: ner
+    models: [{me5}]
+    train: wikiann:en:train
+    k: [10]
+    eval: ["masakhaner2:hau:test", "masakhaner2:swa:test"]
+  - name: ner-cv
+    task: ner
+    models: [{me5}]
+    methods: [{{name: finetune, search: {{learning_rate: [3.0e-5, 1.0e-4]}}, selection: cv{halving}}}]
+    train: wikiann:en:train
+    k: [10]
+    eval: ["masakhaner2:hau:test", "masakhaner2:swa:test"]
+  - name: nli
+    task: nli
+    models: [{gemma}]
+    train: xnli:en:dev
+    k: [16]
+    eval: ["xnli:de:test", "xnli:sw:test"]
+  - name: nli-cv
+    task: nli
+    models: [{gemma}]
+    methods: [{{name: finetune, search: {{learning_rate: [3.0e-5, 1.0e-4]}}, selection: cv{halving}}}]
+    train: xnli:en:dev
+    k: [16]
+    eval: ["xnli:de:test", "xnli:sw:test"]
+"""
+
+
+def worktree(commit: str) -> Path:
+    """A checkout of ``commit`` beside the repository's temporary files (made once, reused)."""
+    path = Path(tempfile.gettempdir()) / f"xshot-base-{commit}"
+    if not (path / "src" / "xshot").is_dir():
+        subprocess.run(["git", "-C", str(C.REPO), "worktree", "add", "--detach", "--force", str(path), commit],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path
+
+
+def run_side(src: Path, study: Path, store: Path, root: str) -> float:
+    """``xshot run`` of the mix with the code under ``src``, default environment; wall seconds."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                             "XSHOT_BENCH_REEXECED", "PYTHONPATH")}
+    env.update({"PYTHONPATH": str(src), "XSHOT_DATA_ROOT": root, "HF_HUB_OFFLINE": "1"})
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "xshot", "run", str(study), "--store", str(store), "-q"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(f"benchmark: xshot run ({src}) failed: {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - start
+
+
+def cells(store: Path) -> dict[str, dict]:
+    """Each cell's setting, method and wall seconds, keyed by setting/method (the mix has one seed)."""
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT setting, method, MAX(wall_s), MIN(status) FROM results GROUP BY cell").fetchall()
+    return {f"{s}/{m}": {"wall_s": round(w, 1), "status": st} for s, m, w, st in rows}
+
+
+def main() -> None:
+    p = C.parser(__doc__.splitlines()[0], repeats=1)
+    p.add_argument("--base", default=BASE)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--eval-limit", type=int, default=100)
+    args = p.parse_args()
+    if args.quick:
+        args.steps, args.eval_limit = 2, 8
+    root = C.data_root(args.data_root)
+    me5, gemma = C.model_path("me5-small"), C.model_path("gemma3-270m")
+    sides = {"base": (worktree(args.base) / "src", ""), "head": (C.REPO / "src", ""),
+             "head, successive halving": (C.REPO / "src", ", selection_halving: true")}
+    result: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (src, halving) in sides.items():
+            study = Path(tmp) / f"mix{len(result)}.yaml"
+            study.write_text(MIX.format(steps=args.steps, eval_limit=args.eval_limit, halving=halving, me5=me5,
+                                        gemma=gemma))
+            store = Path(tmp) / f"{len(result)}.sqlite"
+            C.log(f"study_throughput: {name} ...")
+            wall = run_side(src, study, store, root)
+            per_cell = cells(store)
+            cv = {task: per_cell[f"{task}-cv/finetune"]["wall_s"] / per_cell[f"{task}/finetune"]["wall_s"]
+                  for task in ("ner", "nli")}
+            result[name] = {"wall_s": round(wall, 1), "cells": len(per_cell),
+                            "cells_per_hour": round(3600 * len(per_cell) / wall, 2), "per_cell": per_cell,
+                            "cross_validated_over_unselected": {k: round(v, 2) for k, v in cv.items()}}
+            C.log(f"study_throughput: {name}: {wall:.0f} s, {len(per_cell)} cells")
+    speedup = result["head"]["cells_per_hour"] / result["base"]["cells_per_hour"]
+    halving = result["head, successive halving"]["cross_validated_over_unselected"]
+    C.emit({"benchmark": "study_throughput", "base_commit": args.base, "steps": args.steps,
+            "eval_limit": args.eval_limit, "sides": result, "head_over_base": round(speedup, 2),
+            "targets": [C.target("throughput, head / base", speedup, ">=", 2.0),
+                        *[C.target(f"{task} cross-validated cell / unselected (halving)", v, "<=", 2.5)
+                          for task, v in halving.items()]]}, args.out, 0)
+
+
+if __name__ == "__main__":
+    main()
