@@ -30,13 +30,22 @@ def unpack(batch: dict[str, torch.Tensor], classes: int) -> tuple[list[torch.Ten
     return rows, shared
 
 
-def token_log_probs(model, rows: list[torch.Tensor], starts: list[int]) -> list[torch.Tensor]:
-    """For each row, the log-probability of each of its tokens from ``start`` on, given what precedes it."""
+def padded(model, rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The rows as one right-padded batch for the body."""
     pad = model.backbone.tokenizer.pad_token_id
     length = max(len(r) for r in rows)
-    batch = {"input_ids": torch.stack([F.pad(r, (0, length - len(r)), value=pad) for r in rows]),
-             "attention_mask": torch.stack([F.pad(torch.ones_like(r), (0, length - len(r))) for r in rows])}
-    hidden = model.hidden_states(batch)
+    return {"input_ids": torch.stack([F.pad(r, (0, length - len(r)), value=pad) for r in rows]),
+            "attention_mask": torch.stack([F.pad(torch.ones_like(r), (0, length - len(r))) for r in rows])}
+
+
+def token_log_probs(model, rows: list[torch.Tensor], starts: list[int]) -> list[torch.Tensor]:
+    """For each row, the log-probability of each of its tokens from ``start`` on, given what precedes it."""
+    return log_probs_from_states(model, model.hidden_states(padded(model, rows)), rows, starts)
+
+
+def log_probs_from_states(model, hidden: torch.Tensor, rows: list[torch.Tensor], starts: list[int]
+                          ) -> list[torch.Tensor]:
+    """:func:`token_log_probs` from the body's states of the padded rows [R, L, D]."""
     read = [(i, t) for i, (r, s) in enumerate(zip(rows, starts)) for t in range(max(s, 1) - 1, len(r) - 1)]
     index = torch.tensor(read, device=hidden.device)
     states = hidden[index[:, 0], index[:, 1]]  # the state before each scored token
