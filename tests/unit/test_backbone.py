@@ -2,11 +2,13 @@
 
 import os
 import shutil
+from collections import OrderedDict
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import xshot.backbone as backbone_module
 from xshot.backbone import load_backbone
 from xshot.errors import XshotError
 
@@ -187,3 +189,43 @@ def test_a_process_loads_each_tokenizer_once_and_each_model_afresh(tiny_decoder)
     with torch.no_grad():
         first.body.get_input_embeddings().weight.add_(1.0)
     assert not torch.equal(first.body.get_input_embeddings().weight, second.body.get_input_embeddings().weight)
+
+
+@pytest.fixture
+def nothing_kept(monkeypatch):
+    monkeypatch.setattr(backbone_module, "_kept", OrderedDict())
+
+
+def test_a_later_load_is_a_copy_of_the_kept_weights_with_the_head_still_tied(tiny_decoder, nothing_kept):
+    first, second = (load_backbone(tiny_decoder, want_lm_head=True) for _ in range(2))
+    assert len(backbone_module._kept) == 1
+    assert first.body.state_dict().keys() == second.body.state_dict().keys()
+    for (name, a), b in zip(first.body.state_dict().items(), second.body.state_dict().values()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr(), name
+    for loaded in (first, second):
+        assert loaded.lm_head.weight is loaded.body.get_input_embeddings().weight
+
+
+def test_loading_draws_nothing_from_the_callers_generator_loaded_or_copied(tiny_decoder, nothing_kept):
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    for _ in range(2):  # loaded from disk, then copied
+        torch.manual_seed(0)
+        load_backbone(tiny_decoder)
+        assert torch.equal(torch.rand(4), expected)
+
+
+def test_a_checkpoint_rewritten_on_disk_is_loaded_again(tiny_decoder, tmp_path, nothing_kept):
+    path = rewritten(tiny_decoder, tmp_path / "model", lambda state: state)
+    before = load_backbone(path).body.get_input_embeddings().weight.clone()
+    rewritten(path, tmp_path / "edited", lambda state: {k: v + 1 for k, v in state.items()})
+    shutil.rmtree(path)
+    shutil.copytree(tmp_path / "edited", path)
+    after = load_backbone(path).body.get_input_embeddings().weight
+    assert torch.allclose(after, before + 1)
+
+
+def test_a_checkpoint_over_the_byte_budget_is_not_kept(tiny_decoder, nothing_kept, monkeypatch):
+    monkeypatch.setattr(backbone_module, "KEEP_BYTES", 0)
+    load_backbone(tiny_decoder)
+    assert not backbone_module._kept
