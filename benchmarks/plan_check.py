@@ -39,7 +39,8 @@ def cells_of(rows: list[dict]) -> list[dict]:
     for row in rows:
         if row.get("status") != "done" or row.get("train_s") is None:
             continue
-        c = cells.setdefault(row["cell"], {"study": row["study"], "config": row["config"], "n": 0, "eval_s": 0.0,
+        c = cells.setdefault(row["cell"], {"study": row["study"], "setting": row.get("setting"),
+                                           "config": row["config"], "n": 0, "eval_s": 0.0,
                                            "train_s": row["train_s"] + (row.get("choose_s") or 0.0),
                                            "cell_eval_s": row.get("cell_eval_s"), "load_s": row.get("load_s") or 0.0,
                                            "threads": row.get("threads")})
@@ -48,14 +49,26 @@ def cells_of(rows: list[dict]) -> list[dict]:
     return list(cells.values())
 
 
+def measured_and_estimated(cell: dict):
+    """A cell of :func:`cells_of`: its run configuration, its measured evaluation seconds and the default
+    (load, train, evaluation) estimate at the threads it ran with, for the examples it evaluated."""
+    from xshot.studies.plan import REFERENCE_THREADS, default_costs, eval_examples
+    from xshot.training.config import RunConfig
+
+    config = RunConfig.model_validate(json.loads(cell["config"]))
+    load, train, evaluation = default_costs(config, cell["threads"] or REFERENCE_THREADS)
+    evaluation *= cell["n"] / max(1, eval_examples(config))  # the examples actually evaluated
+    measured_eval = cell["cell_eval_s"] if cell["cell_eval_s"] is not None else cell["eval_s"]
+    return config, measured_eval, (load, train, evaluation)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("stores", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
-    from xshot.studies.plan import REFERENCE_THREADS, calibrate, default_costs, eval_examples, model_size_factor
-    from xshot.training.config import RunConfig
+    from xshot.studies.plan import calibrate, model_size_factor
 
     by_method: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     studies: dict[str, dict[str, float]] = defaultdict(lambda: {"measured_s": 0.0, "estimated_s": 0.0, "cells": 0})
@@ -71,10 +84,7 @@ def main() -> int:
         lowest = {study: min(by_seed) for study, by_seed in first_seed.items()}
         calibrations = {study: calibrate(first_seed[study][seed]) for study, seed in lowest.items()}
         for cell in cells_of(rows):
-            config = RunConfig.model_validate(json.loads(cell["config"]))
-            load, train, evaluation = default_costs(config, cell["threads"] or REFERENCE_THREADS)
-            evaluation *= cell["n"] / max(1, eval_examples(config))  # the examples actually evaluated
-            measured_eval = cell["cell_eval_s"] if cell["cell_eval_s"] is not None else cell["eval_s"]
+            config, measured_eval, (load, train, evaluation) = measured_and_estimated(cell)
             measured = cell["load_s"] + cell["train_s"] + measured_eval
             model = Path(config.model).name or config.model
             by_method[(cell["study"], model, config.method)].append({

@@ -100,6 +100,20 @@ def cells(store: Path) -> dict[str, dict]:
     return {f"{s}/{m}": {"wall_s": round(w, 1), "status": st} for s, m, w, st in rows}
 
 
+def plan_against_measured(store: Path) -> dict[str, dict]:
+    """Each cell's ``xshot plan`` default estimate (load + training with selection + evaluation, at the threads
+    it ran with) against its measured seconds of the same parts, keyed as :func:`cells`."""
+    import plan_check
+
+    out = {}
+    for cell in plan_check.cells_of(plan_check.rows_of(store)):
+        config, measured_eval, parts = plan_check.measured_and_estimated(cell)
+        measured = cell["load_s"] + cell["train_s"] + measured_eval
+        out[f"{cell['setting']}/{config.method}"] = {"measured_s": round(measured, 1), "estimated_s": round(sum(parts), 1),
+                                                   "ratio": round(measured / sum(parts), 2)}
+    return out
+
+
 def main() -> None:
     p = C.parser(__doc__.splitlines()[0], repeats=1)
     p.add_argument("--base", default=BASE)
@@ -127,6 +141,8 @@ def main() -> None:
             result[name] = {"wall_s": round(wall, 1), "cells": len(per_cell),
                             "cells_per_hour": round(3600 * len(per_cell) / wall, 2), "per_cell": per_cell,
                             "cross_validated_over_unselected": {k: round(v, 2) for k, v in cv.items()}}
+            if src == C.REPO / "src":
+                result[name]["plan"] = plan_against_measured(store)
             C.log(f"study_throughput: {name}: {wall:.0f} s, {len(per_cell)} cells")
     speedup = result["head"]["cells_per_hour"] / result["base"]["cells_per_hour"]
     halving = result["head, successive halving"]["cross_validated_over_unselected"]
@@ -134,7 +150,11 @@ def main() -> None:
             "eval_limit": args.eval_limit, "sides": result, "head_over_base": round(speedup, 2),
             "targets": [C.target("throughput, head / base", speedup, ">=", 2.0),
                         *[C.target(f"{task} cross-validated cell / unselected (halving)", v, "<=", 2.5)
-                          for task, v in halving.items()]]}, args.out, 0)
+                          for task, v in halving.items()],
+                        *[C.target(f"plan: {side} {cell} measured / estimated", c["ratio"], op, bound)
+                          for side in ("head", "head, successive halving")
+                          for cell, c in result[side]["plan"].items() for op, bound in ((">=", 0.7), ("<=", 1.3))]]},
+           args.out, 0)
 
 
 if __name__ == "__main__":
