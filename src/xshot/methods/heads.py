@@ -40,6 +40,44 @@ def extended_fp32_rows(weight: torch.Tensor, bias: torch.Tensor | None, rows: to
     return torch.cat([weight[rows].float(), column], -1)
 
 
+#: vocabulary columns per block of :func:`block_maxima`
+SCREEN_BLOCK = 1024
+
+
+def block_maxima(logits: torch.Tensor, block: int | None = None) -> torch.Tensor:
+    """[P, V] → [P, ceil(V / block)]: each position's largest value in each block of ``block`` columns (the
+    last block may be shorter), in one pass over the logits."""
+    block = block or SCREEN_BLOCK
+    n, width = logits.shape
+    whole = width - width % block
+    maxima = [logits[:, :whole].view(n, whole // block, block).amax(-1)] if whole else []
+    if whole < width:
+        maxima.append(logits[:, whole:].amax(-1, keepdim=True))
+    return torch.cat(maxima, 1)
+
+
+def at_or_above(logits: torch.Tensor, block_max: torch.Tensor, threshold: torch.Tensor,
+                block: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positions, columns) where ``logits[p, c] >= threshold[p]``, in row-major order, as
+    ``(logits >= threshold[:, None]).nonzero(as_tuple=True)`` gives them, but reading only the blocks whose
+    maximum (:func:`block_maxima`) reaches the threshold: a position's near-maximal logits sit in one or a few of
+    the vocabulary's blocks, so two passes over the [P, V] logits (the comparison, then the search for hits)
+    become a few blocks' worth."""
+    block = block or SCREEN_BLOCK
+    n, width = logits.shape
+    whole = width - width % block
+    cand_pos, cand_block = (block_max[:, :whole // block] >= threshold[:, None]).nonzero(as_tuple=True)
+    window = logits[:, :whole].view(n, whole // block, block)[cand_pos, cand_block]  # [C, block]
+    hit, offset = (window >= threshold[cand_pos][:, None]).nonzero(as_tuple=True)
+    pos, col = cand_pos[hit], cand_block[hit] * block + offset
+    if whole < width:  # the last, shorter block: compared directly
+        tail_pos, tail_col = (logits[:, whole:] >= threshold[:, None]).nonzero(as_tuple=True)
+        pos, col = torch.cat([pos, tail_pos]), torch.cat([col, tail_col + whole])
+        order = (pos * width + col).argsort()
+        pos, col = pos[order], col[order]
+    return pos, col
+
+
 class VocabScorer(nn.Module):
     """LM-head logits for a few vocabulary ids only, never the whole vocabulary when avoidable.
 
@@ -135,8 +173,9 @@ class VocabScorer(nn.Module):
             h1 = torch.cat([h.float(), torch.ones_like(h[:, :1], dtype=torch.float32)], -1)
             extended, _ = self._screen_matrix(weight)
             screen = self.cap(F.linear(h1.to(torch.bfloat16), extended).float())  # [P, V]
-            top = screen.amax(-1, keepdim=True)
-            pos, rows = (screen >= top - NEAR).nonzero(as_tuple=True)
+            block_max = block_maxima(screen)
+            top = block_max.amax(-1, keepdim=True)
+            pos, rows = at_or_above(screen, block_max, top[:, 0] - NEAR)
             screen.sub_(top).exp_()
             screen[pos, rows] = 0.0
             tail = screen.sum(-1)  # the tail's share of the normaliser, relative to e^top
@@ -155,8 +194,8 @@ class VocabScorer(nn.Module):
         recomputed in fp32, so the result is the fp32 maximum. The bound: inputs rounded to bf16 (unit
         roundoff u = 2^-8) make each logit off by at most (2u + u^2 + D 2^-24) ||h|| ||w_row||, and the bf16
         output adds u |logit|; a row whose bf16 logit is more than twice that below the bf16 maximum cannot
-        hold the fp32 maximum (the bias rides along as one more column, so that the bound covers it). Otherwise:
-        the full fp32 product."""
+        hold the fp32 maximum (the bias rides along as one more column, so that the bound covers it); those rows
+        are found block by block (:func:`at_or_above`). Otherwise: the full fp32 product."""
         weight = self.weight_source.weight if self.mode != "mlm-head" else None
         if weight is None or weight.dtype != torch.bfloat16 or torch.is_grad_enabled():
             features, logits = self.project(h)
@@ -168,10 +207,11 @@ class VocabScorer(nn.Module):
             approx = F.linear(h1.to(torch.bfloat16), extended)  # bf16 logits, fp32 accumulation
             u = 2.0 ** -8  # |logit| <= ||h1|| ||row1||, so the output's rounding is bounded the same way
             margin = 2 * (3 * u + u * u + h1.size(1) * 2.0 ** -24) * h1.norm(dim=-1) * norm
-            top = approx.amax(-1).float()
+            block_max = block_maxima(approx)
+            top = block_max.amax(-1).float()
             # compared in bf16 (no fp32 pass over the logits): the threshold lowered by its own rounding
             threshold = (top - margin - 2 * u * (top.abs() + margin)).to(torch.bfloat16)
-            pos, rows = (approx >= threshold[:, None]).nonzero(as_tuple=True)
+            pos, rows = at_or_above(approx, block_max, threshold)
             exact = (h1[pos] * extended_fp32_rows(weight, self._bias(), rows)).sum(-1)
             best = torch.full((h.size(0),), -torch.inf, device=h.device).scatter_reduce(0, pos, exact, "amax")
             return features, best

@@ -279,11 +279,16 @@ def test_label_search_is_refused_with_the_demonstrations_it_would_not_score():
     assert config.resolve({"label_words": "search"}).searches_label_words
 
 
+@pytest.mark.parametrize("block", [None, 5])  # the default (one block here), and several blocks
 @pytest.mark.parametrize("fixture", ["tiny_decoder", "tiny_encoder_no_head"])
-def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(request, fixture):
+def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(request, fixture, block, monkeypatch):
     """The largest real-vocabulary logit from the bf16 screen plus fp32 recomputation of the rows near it equals
     the full fp32 product's, also with planted near-ties that bf16 rounding alone would misorder."""
+    from xshot.methods import heads
     from xshot.training.evaluate import to_inference_precision
+
+    if block:
+        monkeypatch.setattr(heads, "SCREEN_BLOCK", block)
 
     model = make(request.getfixturevalue(fixture), task="ner")
     model.eval()

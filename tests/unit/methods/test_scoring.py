@@ -6,7 +6,7 @@ import torch
 from tests.unit.methods.conftest import NER, NLI, TYPES
 from xshot.backbone import load_backbone
 from xshot.methods import get_method
-from xshot.methods.heads import mean_word_scores
+from xshot.methods.heads import at_or_above, block_maxima, mean_word_scores
 
 
 def prompt_model(path, task="nli", method="prompt", **options):
@@ -21,6 +21,28 @@ def test_mean_word_scores_by_hand():
     logits = torch.tensor([[1.0, 3.0, 5.0, 0.0, 2.0, 9.0]])  # 3 classes x 2 sub-token slots
     mask = torch.tensor([[True, True], [True, False], [True, True]])
     assert mean_word_scores(logits, mask).tolist() == [[2.0, 5.0, 5.5]]
+
+
+def test_block_maxima_by_hand():
+    logits = torch.tensor([[1.0, 7.0, 2.0, 4.0, 3.0], [0.0, -1.0, 5.0, 5.0, -2.0]])
+    assert block_maxima(logits, block=2).tolist() == [[7.0, 4.0, 3.0], [0.0, 5.0, -2.0]]  # last block: 1 column
+    assert block_maxima(logits, block=5).tolist() == [[7.0], [5.0]]
+    assert block_maxima(logits, block=8).tolist() == [[7.0], [5.0]]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 100, 101, 512])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_blocked_search_finds_what_comparing_every_logit_finds(block, dtype):
+    """Every (position, column) at or above the threshold, in row-major order, with ties at the threshold, a
+    threshold no logit reaches, and a row of -inf."""
+    gen = torch.Generator().manual_seed(block)
+    logits = torch.randint(-6, 6, (9, 101), generator=gen).to(dtype) / 2  # many exact ties
+    logits[4] = -torch.inf
+    threshold = torch.tensor([2.5, 0.0, 3.0, -3.0, 0.0, 10.0, 2.0, 1.5, -torch.inf]).to(dtype)
+    expected = (logits >= threshold[:, None]).nonzero(as_tuple=True)
+    found = at_or_above(logits, block_maxima(logits, block), threshold, block)
+    assert torch.equal(found[0], expected[0]) and torch.equal(found[1], expected[1])
+    assert torch.equal(block_maxima(logits, block).amax(-1), logits.amax(-1))
 
 
 def test_encoder_multitoken_words_score_mean_logprob_at_the_mask(tiny_encoder):
