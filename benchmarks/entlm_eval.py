@@ -35,14 +35,15 @@ def full_product():
     """``VocabScorer.max_logit`` as the fp32 product over every vocabulary row, then the maximum."""
     import torch.nn.functional as F
 
-    from xshot.methods.heads import VocabScorer
+    from xshot.methods.heads import VocabScorer, in_fp32
 
     def reference(self, h):
-        features = h.float()
-        weight = self.weight_source.weight.float()
-        bias = self._bias()
-        logits = F.linear(features, weight) + (bias.float() if bias is not None else 0.0)
-        return features, logits.max(-1).values
+        with in_fp32(h):  # not under the evaluation's autocast
+            features = h.float()
+            weight = self.weight_source.weight.float()
+            bias = self._bias()
+            logits = F.linear(features, weight) + (bias.float() if bias is not None else 0.0)
+            return features, logits.max(-1).values
 
     own = VocabScorer.max_logit
     VocabScorer.max_logit = reference
