@@ -109,8 +109,10 @@ def plan_against_measured(store: Path) -> dict[str, dict]:
     for cell in plan_check.cells_of(plan_check.rows_of(store)):
         config, measured_eval, parts = plan_check.measured_and_estimated(cell)
         measured = cell["load_s"] + cell["train_s"] + measured_eval
-        out[f"{cell['setting']}/{config.method}"] = {"measured_s": round(measured, 1), "estimated_s": round(sum(parts), 1),
-                                                   "ratio": round(measured / sum(parts), 2)}
+        out[f"{cell['setting']}/{config.method}"] = {
+            "measured_s": round(measured, 1), "estimated_s": round(sum(parts), 1), "ratio": round(measured / sum(parts), 2),
+            "measured_parts_s": [round(x, 1) for x in (cell["load_s"], cell["train_s"], measured_eval)],
+            "estimated_parts_s": [round(x, 1) for x in parts]}  # load, train (with selection), evaluation
     return out
 
 

@@ -115,12 +115,17 @@ def _is_heavy_xshot(cmdline: list[str]) -> bool:
     return start is not None and bool(HEAVY_COMMANDS & set(cmdline[start + 1:start + 4]))
 
 
+#: process states that take no CPU (a study paused with SIGSTOP, a process being reaped)
+IDLE_STATES = frozenset({psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
+
+
 def xshot_processes() -> int:
-    """xshot processes training or evaluating on this machine now (this one counted once, at least 1)."""
+    """xshot processes training or evaluating on this machine now (this one counted once, at least 1); stopped
+    ones are not counted: they take no CPU until continued."""
     count = 0
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
         try:
-            heavy = _is_heavy_xshot(proc.info["cmdline"] or [])
+            heavy = _is_heavy_xshot(proc.info["cmdline"] or []) and proc.info["status"] not in IDLE_STATES
         except (psutil.Error, TypeError):
             continue
         count += heavy and proc.info["pid"] != os.getpid()

@@ -21,6 +21,21 @@ def test_heavy_xshot_processes_are_recognised_by_their_command_line(cmdline, hea
     assert _is_heavy_xshot(cmdline) is heavy
 
 
+class _Proc:
+    def __init__(self, pid, cmdline, status):
+        self.info = {"pid": pid, "cmdline": cmdline, "status": status}
+
+
+def test_other_heavy_xshot_processes_are_counted_unless_stopped(monkeypatch):
+    run = ["/v/bin/python", "/v/bin/xshot", "run", "s.yaml"]
+    procs = [_Proc(1, run, hardware.psutil.STATUS_RUNNING), _Proc(2, run, hardware.psutil.STATUS_SLEEPING),
+             _Proc(3, run, hardware.psutil.STATUS_STOPPED), _Proc(4, run, hardware.psutil.STATUS_ZOMBIE),
+             _Proc(5, ["/v/bin/xshot", "plan", "s.yaml"], hardware.psutil.STATUS_RUNNING),
+             _Proc(hardware.os.getpid(), run, hardware.psutil.STATUS_RUNNING)]
+    monkeypatch.setattr(hardware.psutil, "process_iter", lambda attrs: iter(procs))
+    assert hardware.xshot_processes() == 3  # 1 and 2, and this one
+
+
 def _cores(monkeypatch, usable, physical, logical, others, quota=None):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(usable)))
