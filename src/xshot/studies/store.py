@@ -230,6 +230,12 @@ def _evaluation_columns(m: RunResult, name: str, ev: Evaluation) -> dict[str, An
     }
 
 
+#: times a store is opened before "database is locked" is an error: switching a new store to WAL, or reading it
+#: while another process does, can fail at once without waiting for the lock (SQLite returns SQLITE_BUSY without
+#: its busy handler where waiting could deadlock); two processes started together on a new store hit it
+OPEN_ATTEMPTS = 6
+
+
 class ResultsStore:
     """An embedded SQLite results store (safe to kill at any moment; see the module docstring)."""
 
@@ -239,16 +245,27 @@ class ResultsStore:
             raise XshotError("no such results store", self.path)
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            if create:
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._init_schema(create)
-        except sqlite3.DatabaseError as err:
-            raise XshotError(f"not a results store: {err}", self.path) from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open(create, timeout)
+                return
+            except sqlite3.OperationalError as err:  # see OPEN_ATTEMPTS
+                if getattr(self, "_db", None) is not None:
+                    self._db.close()
+                if "locked" not in str(err) or attempt == OPEN_ATTEMPTS - 1:
+                    raise XshotError(f"not a results store: {err}", self.path) from None
+                time.sleep(0.2 * (attempt + 1))
+            except sqlite3.DatabaseError as err:
+                raise XshotError(f"not a results store: {err}", self.path) from None
+
+    def _open(self, create: bool, timeout: float) -> None:
+        self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if create:
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._init_schema(create)
 
     # ------------------------------------------------------------------ schema
     def _init_schema(self, create: bool) -> None:

@@ -142,3 +142,33 @@ def test_each_row_keeps_the_run_notes_and_its_evaluation_notes(tmp_path, cells):
         notes = {r["eval_set"]: json.loads(r["notes"]) for r in store.rows()}
     assert notes[first] == ["run note", "3 in-context demonstrations: ..."]
     assert notes[second] == ["run note"]
+
+
+def test_a_store_locked_while_it_opens_is_opened_again(tmp_path, monkeypatch):
+    """SQLite can answer "database is locked" at once (no busy wait) while another process switches a new store
+    to WAL or reads it: opening retries, and other errors, or a lock that stays, are one-line errors."""
+    from xshot.studies import store as store_module
+
+    real, failures = ResultsStore._open, []
+
+    def locked_twice(self, create, timeout):
+        if len(failures) < 2:
+            failures.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        real(self, create, timeout)
+
+    monkeypatch.setattr(store_module.time, "sleep", lambda s: None)
+    monkeypatch.setattr(ResultsStore, "_open", locked_twice)
+    with ResultsStore(tmp_path / "r.sqlite") as s:
+        assert s._db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0
+    assert len(failures) == 2
+
+    def always(message):
+        def fail(self, create, timeout):
+            raise sqlite3.OperationalError(message)
+        return fail
+
+    for message in ("database is locked", "disk I/O error"):
+        monkeypatch.setattr(ResultsStore, "_open", always(message))
+        with pytest.raises(XshotError, match=f"not a results store: {message}"):
+            ResultsStore(tmp_path / "s.sqlite")
