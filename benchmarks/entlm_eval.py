@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     def evaluate(side: str) -> None:
         model = models["finetune" if side == "finetune" else "prompt"]
         preds = []
-        with full_product() if side == "entlm-full-product" else _nothing():
+        with full_product() if side == "entlm-full-product" else nullcontext():
             for data in sets:
                 _, records = evaluate_dataset(model, data, runtime, bootstrap=0)
                 preds += [r["prediction"] for r in records]
@@ -110,11 +110,6 @@ def main() -> None:
             "targets": [C.target("EntLM evaluation / fine-tuning's", ratio, "<=", 3.0),
                         C.target("sentences predicted as with the full product", same / len(predictions["entlm"]),
                                  ">=", 1.0)]}, args.out, args.threads)
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 if __name__ == "__main__":
