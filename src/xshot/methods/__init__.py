@@ -15,16 +15,32 @@ from typing import Callable
 from xshot.registry import Registry
 
 
+#: a method's NER unit costs against its NLI ones where it was not measured on NER: fine-tuning's ratio (one short
+#: sentence against a premise-hypothesis pair, on the cells of benchmarks/study_throughput.py)
+NER_OVER_NLI = (0.67, 0.75)
+
+
 @dataclass(frozen=True)
 class Cost:
-    """A method's unit costs for ``xshot plan``: a model of size factor 1 (``studies.plan.model_size_factor``,
-    about me5-small), batch 16, 2-core CPU, fp32.
+    """A method's unit costs for ``xshot plan``: seconds per training step at batch 16 (``step_s``) and per
+    evaluated example (``eval_s``) of an XNLI pair, and of a NER sentence (``ner_step_s``, ``ner_eval_s``;
+    :data:`NER_OVER_NLI` times the NLI ones when not given), for a model of size factor 1
+    (``studies.plan.model_size_factor``, about me5-small) on a 2-core CPU in fp32.
 
     The training budget of a method whose config says it does not train (``trains``) is ignored.
     """
 
     step_s: float
     eval_s: float
+    ner_step_s: float | None = None
+    ner_eval_s: float | None = None
+
+    def unit(self, task: str) -> tuple[float, float]:
+        """(seconds per training step, per evaluated example) of ``task``."""
+        if task != "ner":
+            return self.step_s, self.eval_s
+        step = self.ner_step_s if self.ner_step_s is not None else self.step_s * NER_OVER_NLI[0]
+        return step, self.ner_eval_s if self.ner_eval_s is not None else self.eval_s * NER_OVER_NLI[1]
 
 
 #: what a method is, for the report's default comparisons (the founding question: DualCL against the

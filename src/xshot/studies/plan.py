@@ -4,13 +4,15 @@ The model is deliberately simple: a cell costs
 
     load + (seconds per train step x steps) + (seconds per eval example x eval examples)
 
-with seconds per step and per example from a per-method default, scaled by model size (the matrix
+with seconds per step and per example from a per-method, per-task default (``Cost``), scaled by model size (the matrix
 weights of the transformer layers, i.e. compute per token; the word embeddings are a lookup and frozen by
 default) and batch size. The defaults (fp32, each method's ``Cost``) were measured on a quiet 2-core
-CPU VM with me5-small (examples/xnli-fewshot-quick.yaml: about 0.4 s per fine-tuning step at batch 8
-and 7 ms per evaluated XNLI pair, in bf16) and are divided by ``BF16_SPEEDUP`` for cells that run in
+CPU VM on the cells of ``benchmarks/study_throughput.py`` (NER on me5-small, XNLI on gemma3-270m, in bf16) and
+are divided by ``BF16_SPEEDUP`` for cells that run in
 bf16 and scaled from the 2 threads they were measured at to the threads a cell gets (Amdahl's law with
-the parallel fraction of a model of that size, ``PARALLEL_FRACTION``); on a GPU they are far too high.
+the parallel fraction of a model of that size, ``PARALLEL_FRACTION``); on a GPU they are far too high. A
+cell loads its checkpoint from disk (``LOAD_S``) unless an earlier cell of the same process did (``RELOAD_S``:
+``xshot.backbone`` keeps the last two checkpoints in memory), in the order the local executor runs them.
 When the results store holds finished cells, the defaults are calibrated by the ratio of measured to
 predicted times (each cell's prediction at the threads it ran with): over finished cells of the same
 method and model, else the same method, else all finished cells; only those run on this machine's
@@ -33,7 +35,15 @@ from xshot.training.config import RunConfig, resolve_steps
 from xshot.data.spec import builtin, parse_spec
 from xshot.hardware import cpu_has_native_bf16, cpu_has_native_fp16, processor_name
 
-DEFAULT_LOAD_S = 5.4
+#: seconds to load a checkpoint a process has not loaded yet: a fixed part (the process's first imports, the
+#: tokenizer) and a part per GB of fp32 weights; fitted to the first cell of each model in
+#: benchmarks/study_throughput.py (me5-small, 0.47 GB: 5.8, 6.1, 9.2 s; gemma3-270m, 1.07 GB: 8.8, 9.8, 11.8 s)
+LOAD_S = (4.6, 5.2)
+#: a cell whose checkpoint an earlier cell of the process loaded: a copy from memory (the same benchmark's later
+#: cells: 0.2-0.9 s; 2.9 s where a prompt method loads the same checkpoint with its LM head)
+RELOAD_S = 0.6
+#: checkpoints a process keeps in memory (``xshot.backbone.KEEP_CHECKPOINTS``)
+KEPT_CHECKPOINTS = 2
 #: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
 #: below (which are fp32): medians of benchmarks/precision.py on me5-small and gemma3-270m
 BF16_SPEEDUP = (1.4, 2.3)
@@ -103,6 +113,19 @@ def vocabulary_factor(model: str) -> float:
         return 1.0
     hidden, layers, vocab = dims
     return 1.0 + vocab * hidden / (12 * layers * hidden * hidden)
+
+
+def load_seconds(model: str) -> float:
+    """:data:`LOAD_S` for ``model``: its parameters (word embeddings and layers' matrices from a local
+    config.json, else the size factor x 110M) at 4 bytes each."""
+    dims = model_dims(model)
+    if dims is not None:
+        hidden, layers, vocab = dims
+        params = vocab * hidden + 12 * layers * hidden * hidden
+    else:
+        params = model_size_factor(model) * BASE_PARAMS
+    fixed, per_gb = LOAD_S
+    return fixed + per_gb * params * 4 / 1e9
 
 
 def model_size_factor(model: str) -> float:
@@ -220,16 +243,18 @@ def selection_steps(config: RunConfig) -> int:
     return sum(s * runs for s in steps)
 
 
-def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[float, float, float]:
-    """(load, train, eval) seconds predicted from the defaults alone for a cell at ``threads`` CPU threads;
-    train includes the choices made on the shots (label search, model selection)."""
+def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS,
+                  loaded: bool = False) -> tuple[float, float, float]:
+    """(load, train, eval) seconds predicted from the defaults alone for a cell at ``threads`` CPU threads
+    (``loaded``: an earlier cell of the process loaded its checkpoint); train includes the choices made on
+    the shots (label search, model selection)."""
     from xshot.errors import XshotError
     from xshot.training.prepare import method_config
 
     size = model_size_factor(config.model)
     # half of a CPU step scales with the batch, half (the optimiser) does not
     batch = 0.5 + 0.5 * _method_config(config).batch_size / DEFAULT_BATCH
-    cost = get_method(config.method).cost
+    step_s, eval_s = get_method(config.method).cost.unit(config.task)
     train_speedup, eval_speedup = precision_speedup(config)
     if config.device in ("auto", "cpu"):
         train_speedup /= thread_factor(threads, parallel_fraction("train", size))
@@ -244,9 +269,10 @@ def default_costs(config: RunConfig, threads: int = REFERENCE_THREADS) -> tuple[
             step_factor, eval_factor = step_factor * vocab, eval_factor * vocab
     except XshotError:  # an invalid option is reported by the study check, not here
         extra, step_factor, eval_factor = 0, 1.0, 1.0
-    step = cost.step_s * size * batch * step_factor / train_speedup
-    per_example = cost.eval_s * size * eval_factor / eval_speedup
-    return DEFAULT_LOAD_S, step * (steps + extra + selection_steps(config)), per_example * eval_examples(config)
+    step = step_s * size * batch * step_factor / train_speedup
+    per_example = eval_s * size * eval_factor / eval_speedup
+    load = RELOAD_S if loaded else load_seconds(config.model)
+    return load, step * (steps + extra + selection_steps(config)), per_example * eval_examples(config)
 
 
 @dataclass
@@ -349,9 +375,13 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
     mine = [r for r in rows or [] if r.get("processor") == here]
     cal = calibrate(mine or rows or [])
     out: list[CellEstimate] = []
+    kept: list[str] = []  # the checkpoints the process running the cells holds, the latest last
     for cell in cells:
         cfg = cell.config
-        load, train, ev = default_costs(cfg, threads)
+        runs = status.get(cell.key, "pending") != "done" or not resume
+        load, train, ev = default_costs(cfg, threads, loaded=cfg.model in kept)
+        if runs:
+            kept = [m for m in kept if m != cfg.model][-(KEPT_CHECKPOINTS - 1):] + [cfg.model]
         (r_train, r_eval), basis = cal.ratios(cfg.method, cfg.model)
         train, ev = train * r_train, ev * r_eval
         out.append(CellEstimate(

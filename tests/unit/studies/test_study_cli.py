@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -263,6 +264,38 @@ def test_cost_model_pieces(make_study):
     assert plan["estimate"]["done"] == 1 and plan["estimate"]["to_run"] == 7
 
 
+def test_a_cell_loads_its_checkpoint_unless_an_earlier_cell_of_the_process_did(tmp_path, make_study):
+    """The first cell of a model pays the load from disk (fixed part + 5 s per GB of fp32 weights); later cells
+    of the same checkpoint copy it from memory, while it is one of the two the process keeps; a finished cell,
+    skipped, loads nothing."""
+    from xshot.studies.plan import LOAD_S, RELOAD_S, load_seconds
+
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 100, "num_hidden_layers": 2, "vocab_size": 1000}))
+    params = 1000 * 100 + 12 * 2 * 100 * 100  # embeddings and layer matrices
+    assert load_seconds(str(tmp_path)) == pytest.approx(LOAD_S[0] + LOAD_S[1] * params * 4 / 1e9)
+    cells = expand(load_study(make_study()))
+    one = cells[0].config
+    models = ["model-a", "model-a", "model-b", "model-a", "model-c", "model-b", "model-a"]
+    mix = [dataclasses.replace(cells[0], config=one.model_copy(update={"model": m, "seed": i}))
+           for i, m in enumerate(models)]
+    loads = [c["est_load_s"] for c in estimate(mix)["cells"]]
+    first = {m: round(load_seconds(m), 2) for m in set(models)}
+    # a, a (kept), b, a (kept: a and b), c (keeps a and c), b (loaded again, keeps c and b), a (loaded again)
+    assert loads == [first["model-a"], RELOAD_S, first["model-b"], RELOAD_S, first["model-c"], first["model-b"],
+                     first["model-a"]]
+    done = estimate(mix, {mix[0].key: "done"})["cells"]
+    assert [c["est_load_s"] for c in done[:2]] == [first["model-a"], first["model-a"]]  # the first skipped: the second loads
+
+
+def test_ner_unit_costs_default_to_nli_ones_scaled():
+    """A method measured on NER declares its own unit costs; one that was not scales its NLI ones."""
+    from xshot.methods import NER_OVER_NLI, Cost
+
+    assert Cost(2.0, 0.1, ner_step_s=1.0, ner_eval_s=0.05).unit("ner") == (1.0, 0.05)
+    assert Cost(2.0, 0.1).unit("ner") == pytest.approx((2.0 * NER_OVER_NLI[0], 0.1 * NER_OVER_NLI[1]))
+    assert Cost(2.0, 0.1, ner_step_s=1.0).unit("nli") == (2.0, 0.1)
+
+
 def test_model_size_from_a_local_config_counts_the_layers_not_the_embeddings(tmp_path):
     """The unit costs were measured on me5-small (factor 1.066); a model's factor is its layers' matrix
     weights against me5-small's, whatever its vocabulary (a lookup, frozen by default)."""
@@ -351,7 +384,7 @@ def test_plan_counts_entlm_whole_vocabulary_head(tmp_path):
     assert train_full == pytest.approx(factor * train_restricted) and eval_full == pytest.approx(factor * eval_restricted)
     finetune = full.model_copy(update={"method": "finetune"})
     assert default_costs(finetune)[1] == pytest.approx(
-        train_restricted * get_method("finetune").cost.step_s / get_method("prompt").cost.step_s)
+        train_restricted * get_method("finetune").cost.unit("ner")[0] / get_method("prompt").cost.unit("ner")[0])
 
 
 def test_plan_charges_whole_sentence_scoring_its_sentences_and_scored_vocabulary(tmp_path):
@@ -458,5 +491,8 @@ def test_plan_charges_the_whole_vocabulary_only_to_a_verbalizer_head(tmp_path):
     finetune = default_costs(RunConfig(method="finetune", **base), 1)
     linear = default_costs(RunConfig(method="lora", **base), 1)
     verbalizer = default_costs(RunConfig(method="lora", options={"head": "verbalizer"}, **base), 1)
-    assert linear[1] / finetune[1] == pytest.approx(1.32 / 0.73)  # the methods' own step costs, nothing more
+    from xshot.methods import get_method
+
+    own = get_method("lora").cost.unit("ner")[0] / get_method("finetune").cost.unit("ner")[0]
+    assert linear[1] / finetune[1] == pytest.approx(own)  # the methods' own step costs, nothing more
     assert verbalizer[1] > 2 * linear[1]  # EntLM's objective through the verbalizer head
