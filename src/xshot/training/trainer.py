@@ -130,6 +130,7 @@ def train(model: XshotModel, features: list[Feature], config: MethodConfig, *, s
                 bar.set_postfix(loss=f"{total:.3f}")
     if bar is not None:
         bar.close()
+    optimizer.zero_grad(set_to_none=True)  # the last step's gradients would stay allocated through evaluation
     model.eval()
     return TrainResult(steps, time.perf_counter() - start, losses, tokens, tokens * flops_per_token(model))
 

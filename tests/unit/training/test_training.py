@@ -37,6 +37,15 @@ def test_same_seed_same_losses_and_learning(tiny_encoder):
     assert sum(losses[0][-5:]) / 5 < sum(losses[0][:5]) / 5  # it learns the six examples
 
 
+def test_training_frees_its_gradients(tiny_encoder):
+    """Evaluation follows training in the same process: the last step's gradients (4 bytes per trainable
+    parameter) are released, not kept beside the model."""
+    model, config = make(tiny_encoder, batch_size=6, max_steps=2)
+    train(model, model.encode(NLI), config, seed=1, device=CPU, progress=False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is None for p in trainable)
+
+
 def test_a_diverged_run_is_an_error_not_a_score(tiny_encoder):
     from xshot.errors import XshotError
     from xshot.training.evaluate import predict_proba
