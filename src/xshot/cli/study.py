@@ -143,7 +143,7 @@ def plan_command(
         with ResultsStore(store_path, create=False) as results:
             status = results.status_of(cells)
             rows = results.rows()
-    plan = estimate(cells, status, rows, resume=resume, threads=threads)
+    plan = estimate(cells, status, rows, resume=resume, threads=threads, in_order=executor == "local")
     plan = {"study": study.name, "source": str(study_path), "store": str(store_path), **plan}
     if detect is not None:
         plan["power"] = _power(study, cells, plan, detect, pilot if pilot is not None else store_path)

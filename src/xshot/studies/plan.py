@@ -366,9 +366,10 @@ class CellEstimate:
 
 
 def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list[dict[str, Any]] | None = None,
-             resume: bool = True, threads: int = REFERENCE_THREADS) -> dict[str, Any]:
+             resume: bool = True, threads: int = REFERENCE_THREADS, in_order: bool = True) -> dict[str, Any]:
     """The plan of a study: every cell with its status and estimated seconds at ``threads`` CPU threads per
-    cell, and the totals."""
+    cell, and the totals. ``in_order``: one process runs the cells in order (the local executor), so a cell
+    whose checkpoint an earlier one loaded copies it from memory; otherwise (Ray tasks) every cell loads."""
     status = status or {}
     # a store resumed on another machine: its own finished cells calibrate it, when it has any
     here = processor_name("cpu")
@@ -380,7 +381,7 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
         cfg = cell.config
         runs = status.get(cell.key, "pending") != "done" or not resume
         load, train, ev = default_costs(cfg, threads, loaded=cfg.model in kept)
-        if runs:
+        if runs and in_order:
             kept = [m for m in kept if m != cfg.model][-(KEPT_CHECKPOINTS - 1):] + [cfg.model]
         (r_train, r_eval), basis = cal.ratios(cfg.method, cfg.model)
         train, ev = train * r_train, ev * r_eval

@@ -285,6 +285,8 @@ def test_a_cell_loads_its_checkpoint_unless_an_earlier_cell_of_the_process_did(t
                      first["model-a"]]
     done = estimate(mix, {mix[0].key: "done"})["cells"]
     assert [c["est_load_s"] for c in done[:2]] == [first["model-a"], first["model-a"]]  # the first skipped: the second loads
+    ray = estimate(mix, in_order=False)["cells"]  # Ray tasks: no order, so every cell loads
+    assert [c["est_load_s"] for c in ray] == [first[m] for m in models]
 
 
 def test_ner_unit_costs_default_to_nli_ones_scaled():
