@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xshot.backbone import KEEP_CHECKPOINTS
 from xshot.methods import get_method
 from xshot.studies.grid import Cell
 from xshot.training.config import RunConfig, resolve_steps
@@ -42,8 +43,6 @@ LOAD_S = (4.6, 5.2)
 #: a cell whose checkpoint an earlier cell of the process loaded: a copy from memory (the same benchmark's later
 #: cells: 0.2-0.9 s; 2.9 s where a prompt method loads the same checkpoint with its LM head)
 RELOAD_S = 0.6
-#: checkpoints a process keeps in memory (``xshot.backbone.KEEP_CHECKPOINTS``)
-KEPT_CHECKPOINTS = 2
 #: (train, eval) speed-up of bf16 autocast over fp32 on a CPU with bf16 matrix units, for the unit costs
 #: below (which are fp32): medians of benchmarks/precision.py on me5-small and gemma3-270m
 BF16_SPEEDUP = (1.4, 2.3)
@@ -379,10 +378,9 @@ def estimate(cells: list[Cell], status: dict[str, str] | None = None, rows: list
     kept: list[str] = []  # the checkpoints the process running the cells holds, the latest last
     for cell in cells:
         cfg = cell.config
-        runs = status.get(cell.key, "pending") != "done" or not resume
         load, train, ev = default_costs(cfg, threads, loaded=cfg.model in kept)
-        if runs and in_order:
-            kept = [m for m in kept if m != cfg.model][-(KEPT_CHECKPOINTS - 1):] + [cfg.model]
+        if in_order and (status.get(cell.key, "pending") != "done" or not resume):  # it runs: its checkpoint is kept
+            kept = [m for m in kept if m != cfg.model][-(KEEP_CHECKPOINTS - 1):] + [cfg.model]
         (r_train, r_eval), basis = cal.ratios(cfg.method, cfg.model)
         train, ev = train * r_train, ev * r_eval
         out.append(CellEstimate(
