@@ -2,8 +2,10 @@
 
 EntLM (``prompt`` on NER, its paper's full-vocabulary objective) predicts a word's type when a label token's
 logit beats every real token's at the word's first sub-token: each scored position needs the largest logit over
-the whole vocabulary (250k rows on me5-small). xshot computes only that: first sub-tokens only, in chunks, and
-with bf16 weights a bf16 screen whose near-maximal rows are recomputed in fp32 (``VocabScorer.max_logit``).
+the whole vocabulary (250k rows on me5-small). xshot computes only that: first sub-tokens of real words only (not
+a batch's padding positions), 128 at a time, and with bf16 weights a bf16 screen (its matrix widened to a multiple
+of 32 columns and packed for oneDNN, its block maxima taken as integers) whose near-maximal rows are recomputed
+in fp32 (``VocabScorer.max_logit``).
 Three sides, interleaved, median of the repetitions, each evaluating the same MasakhaNER 2.0 test sentences with
 ``evaluate_dataset`` as a run does (its precision: bf16 on CPUs with bf16 matrix units, else fp32):
 

@@ -64,21 +64,31 @@ class PackedLinear(nn.Linear):
         nn.Module.__init__(self)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight, self.bias = linear.weight, linear.bias
-        self._packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
+        self._packed = packed_weight(linear.weight.detach())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != self._packed.dtype or x.device.type != "cpu" or torch.is_grad_enabled():
             return F.linear(x, self.weight, self.bias)
-        bias = None if self.bias is None else self.bias.detach()
-        y = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, self.in_features), self._packed, bias, "none", [], "")
-        return y.view(*x.shape[:-1], self.out_features)
+        return packed_product(x, self._packed, None if self.bias is None else self.bias.detach())
 
     def __getstate__(self) -> dict:  # an opaque oneDNN tensor cannot be copied or pickled: repack instead
         return {**self.__dict__, "_packed": None}
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), None)
+        self._packed = packed_weight(self.weight.detach())
+
+
+def packed_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A bf16 CPU weight [out, in] reordered once into oneDNN's blocked layout (an opaque tensor for
+    :func:`packed_product`); check :func:`can_pack` first."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight, None)
+
+
+def packed_product(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` through the packed copy of ``weight`` (:func:`packed_weight`); x [..., in]."""
+    y = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.size(-1)), packed, bias, "none", [], "")
+    return y.view(*x.shape[:-1], y.size(-1))
 
 
 @functools.cache

@@ -241,7 +241,10 @@ def test_entlm_full_decoding_is_the_vocabulary_argmax_rule(tiny_encoder):
         V = logits.size(-1)
     best = every.argmax(-1)
     expected = torch.where(best >= V, best - V + 1, torch.zeros_like(best))
-    assert torch.equal(scores.argmax(-1), expected)
+    real = batch["position_mask"]
+    assert not real.all()  # the fixture has sentences of different lengths: padding positions exist
+    assert torch.equal(scores.argmax(-1)[real], expected[real])
+    assert not scores[~real].any()  # padding positions are not scored
 
 
 def test_entlm_virtual_tokens_start_at_the_mean_of_their_label_words(tiny_encoder):
@@ -312,3 +315,21 @@ def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(reques
     with torch.enable_grad():  # the exact full-vocabulary path (as in training)
         slow = model(batch)
     assert torch.allclose(fast, slow.detach(), atol=1e-5) and torch.equal(fast.argmax(-1), slow.argmax(-1))
+
+
+def test_a_screened_scorer_copies_without_its_packed_screen(tiny_encoder_no_head):
+    """The bf16 screen (packed for oneDNN on CPUs that can) is a cache: a copy of the model rebuilds its own."""
+    import copy
+
+    from xshot.training.evaluate import to_inference_precision
+
+    model = make(tiny_encoder_no_head, task="ner")
+    model.eval()
+    to_inference_precision(model, torch.bfloat16)
+    h = torch.randn(3, model.scorer.weight_source.weight.size(1))
+    with torch.no_grad():
+        _, before = model.scorer.max_logit(h)
+        twin = copy.deepcopy(model)
+        assert twin.scorer._screen_cache is None and model.scorer._screen_cache is not None
+        _, after = twin.scorer.max_logit(h)
+    assert torch.equal(before, after)

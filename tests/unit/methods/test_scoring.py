@@ -6,7 +6,7 @@ import torch
 from tests.unit.methods.conftest import NER, NLI, TYPES
 from xshot.backbone import load_backbone
 from xshot.methods import get_method
-from xshot.methods.heads import at_or_above, block_maxima, mean_word_scores
+from xshot.methods.heads import at_or_above, block_maxima, mean_word_scores, near_top, nonnegative_block_maxima
 
 
 def prompt_model(path, task="nli", method="prompt", **options):
@@ -28,6 +28,31 @@ def test_block_maxima_by_hand():
     assert block_maxima(logits, block=2).tolist() == [[7.0, 4.0, 3.0], [0.0, 5.0, -2.0]]  # last block: 1 column
     assert block_maxima(logits, block=5).tolist() == [[7.0], [5.0]]
     assert block_maxima(logits, block=8).tolist() == [[7.0], [5.0]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_nonnegative_block_maxima_by_hand(dtype):
+    """Exact where a block holds a value >= 0; a block of negative values only reads as its most negative."""
+    logits = torch.tensor([[1.0, 7.0, -2.0, 4.0, 3.0], [-0.5, -1.0, 5.0, -0.0, -2.0], [0.0, -3.0, -1.0, -4.0, -2.0]])
+    got = nonnegative_block_maxima(logits.to(dtype), block=2)
+    assert got.float().tolist() == [[7.0, 4.0, 3.0], [-1.0, 5.0, -2.0], [0.0, -4.0, -2.0]]  # last block: as floats
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 100, 101, 512])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_near_top_finds_the_maximum_and_what_comparing_every_logit_finds(block, dtype):
+    """Thresholds above, at and below 0, -0.0 logits, rows of negative logits only and a row of -inf: the top and
+    the hits equal the brute force's."""
+    gen = torch.Generator().manual_seed(block)
+    logits = torch.randint(-6, 6, (10, 101), generator=gen).to(dtype) / 2  # many exact ties, zeros
+    logits[2] = -logits[2].abs() - 0.5  # negative only
+    logits[4] = -torch.inf
+    logits[7, ::3] = -0.0
+    window = torch.tensor([0.5, 2.5, 1.0, 0.0, 1.0, 3.0, 10.0, 2.5, 0.0, 100.0]).to(dtype)
+    top, pos, col = near_top(logits, lambda top: top - window, block)
+    assert torch.equal(top, logits.amax(-1))
+    expected = (logits >= (logits.amax(-1) - window)[:, None]).nonzero(as_tuple=True)
+    assert torch.equal(pos, expected[0]) and torch.equal(col, expected[1])
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 100, 101, 512])

@@ -267,7 +267,7 @@ class PromptModel(XshotModel):
     def score(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         h = self.at(hidden, batch["positions"])  # [B, P, D]
         if self.entlm_full:
-            return self._entlm_scores(h)
+            return self._entlm_scores(h, batch["position_mask"])
         words = mean_word_scores(self.scorer(h, self.word_ids.reshape(-1)), self.word_mask)
         if self.labels.task == "nli":
             return words
@@ -276,14 +276,18 @@ class PromptModel(XshotModel):
             h = self.at(hidden, (batch["positions"] - 1).clamp(min=0))
         return torch.cat([self.scorer(h, own), words], dim=-1)
 
-    def _entlm_scores(self, h: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-        """[B, P, D] → [B, P, 1 + E]: the best real-vocabulary logit (O), then each virtual token's logit."""
-        flat, out = h.reshape(-1, h.size(-1)), []
-        for part in flat.split(chunk):  # the largest real-vocabulary logit of a few positions at a time
+    def _entlm_scores(self, h: torch.Tensor, mask: torch.Tensor, chunk: int = 128) -> torch.Tensor:
+        """[B, P, D], [B, P] real positions → [B, P, 1 + E]: the best real-vocabulary logit (O), then each
+        virtual token's logit; zeros at padding positions (a batch's shorter sentences), which are not scored."""
+        out = []
+        for part in h[mask].split(chunk):  # the largest real-vocabulary logit of a few positions at a time
             features, best = self.scorer.max_logit(part)  # capping is monotone: the max of the capped logits
             virtual = F.linear(features, self.virtual.float()) + self.virtual_bias.float()
             out.append(self.scorer.cap(torch.cat([best[:, None], virtual], dim=-1)))
-        return torch.cat(out).view(*h.shape[:2], -1)
+        scores = h.new_zeros(*h.shape[:2], 1 + self.virtual.size(0), dtype=torch.float32)
+        if out:
+            scores[mask] = torch.cat(out)
+        return scores
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if not self.entlm_full:
