@@ -10,6 +10,7 @@ from tests.unit.methods.conftest import NER, NLI, TYPES
 from xshot.backbone import load_backbone
 from xshot.data.examples import NERExample, NLIExample
 from xshot.errors import XshotError
+from xshot.kernels import can_pack
 from xshot.methods import get_method
 from xshot.methods.base import Shots
 from xshot.methods.prompt.label_search import best_assignments, entity_label_words, likely_words
@@ -282,9 +283,12 @@ def test_label_search_is_refused_with_the_demonstrations_it_would_not_score():
     assert config.resolve({"label_words": "search"}).searches_label_words
 
 
+# F.linear on the bf16 screen (CPUs that cannot pack: AVX2 only), and oneDNN's packed screen where this CPU can
+@pytest.mark.parametrize("packed", [False] + ([True] if can_pack() else []))
 @pytest.mark.parametrize("block", [None, 5])  # the default (one block here), and several blocks
 @pytest.mark.parametrize("fixture", ["tiny_decoder", "tiny_encoder_no_head"])
-def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(request, fixture, block, monkeypatch):
+def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(request, fixture, block, packed,
+                                                                           monkeypatch):
     """The largest real-vocabulary logit from the bf16 screen plus fp32 recomputation of the rows near it equals
     the full fp32 product's, also with planted near-ties that bf16 rounding alone would misorder."""
     from xshot.methods import heads
@@ -292,6 +296,7 @@ def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(reques
 
     if block:
         monkeypatch.setattr(heads, "SCREEN_BLOCK", block)
+    monkeypatch.setattr(heads, "can_pack", lambda: packed)
 
     model = make(request.getfixturevalue(fixture), task="ner")
     model.eval()
@@ -307,6 +312,7 @@ def test_entlm_bf16_evaluation_screens_in_bf16_and_keeps_the_fp32_maximum(reques
         h[:10] = base * 5 + 0.01 * torch.randn(10, base.numel())
         _, screened = scorer.max_logit(h)
         features, logits = scorer.project(h)  # the fp32 product over every row
+    assert scorer._screen_cache[0].is_mkldnn == packed
     assert screened.tolist() == pytest.approx(logits.max(-1).values.tolist(), abs=1e-5)
     assert torch.equal(features, h.float())
     with torch.no_grad():
