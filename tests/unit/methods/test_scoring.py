@@ -6,7 +6,7 @@ import torch
 from tests.unit.methods.conftest import NER, NLI, TYPES
 from xshot.backbone import load_backbone
 from xshot.methods import get_method
-from xshot.methods.heads import at_or_above, block_maxima, mean_word_scores, near_top, nonnegative_block_maxima
+from xshot.methods.heads import at_or_above, block_maxima, mean_word_scores, near_top
 
 
 def prompt_model(path, task="nli", method="prompt", **options):
@@ -31,10 +31,10 @@ def test_block_maxima_by_hand():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_nonnegative_block_maxima_by_hand(dtype):
+def test_block_maxima_as_bits_by_hand(dtype):
     """Exact where a block holds a value >= 0; a block of negative values only reads as its most negative."""
     logits = torch.tensor([[1.0, 7.0, -2.0, 4.0, 3.0], [-0.5, -1.0, 5.0, -0.0, -2.0], [0.0, -3.0, -1.0, -4.0, -2.0]])
-    got = nonnegative_block_maxima(logits.to(dtype), block=2)
+    got = block_maxima(logits.to(dtype), block=2, as_bits=True)
     assert got.float().tolist() == [[7.0, 4.0, 3.0], [-1.0, 5.0, -2.0], [0.0, -4.0, -2.0]]  # last block: as floats
 
 
