@@ -6,13 +6,15 @@ per type -> MasakhaNER 2.0 hau, swa) and XNLI on gemma3-270m (en, 16 per class -
 prompt, dualcl and lora at ``--steps`` steps and ``--eval-limit`` test examples per language, plus the finetune
 cells with their learning rate chosen by 2-fold cross-validation on the shots (2 candidates). Each side runs the
 whole mix as one ``xshot run`` on a fresh store with nothing set in its environment (the user's default); a third
-side runs this checkout with successive halving over the folds (``selection_halving: true``). Before each side of
+side runs this checkout with successive halving over the folds (``selection_halving: true``); a fourth runs it as two
+``xshot run`` processes on one store, started together (what a local executor with two workers would do: each
+cell on one of the two cores). Before each one-process side of
 this checkout runs, ``xshot plan`` estimates its cells: reported against each cell's measured wall time, with the
 unit costs that would have made the estimate exact (what ``Cost`` in ``xshot/methods/*/__init__.py`` is fitted to). Reported: each
 side's wall time and cells per hour, each cell's wall time from its store, the head / base throughput ratio and,
 within each side, a cross-validated cell's time over its unselected twin. Run it on an otherwise idle machine.
 
-    python benchmarks/study_throughput.py [--base ed6e59a] [--steps 30] [--eval-limit 100] [--sides base,head,halving] [--out FILE]
+    python benchmarks/study_throughput.py [--base ed6e59a] [--steps 30] [--eval-limit 100] [--sides base,head,halving,two-processes] [--out FILE]
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ METHODS = ("[{name: finetune, learning_rate: 1.0e-4}, {name: prompt, learning_ra
 
 
 #: the sides (the code, the mix's selection option): the base commit, this checkout, this checkout with successive
-#: halving over the folds
-SIDES = {"base": "", "head": "", "halving": ", selection_halving: true"}
+#: halving over the folds, this checkout as two processes sharing one store
+SIDES = {"base": "", "head": "", "halving": ", selection_halving: true", "two-processes": ""}
+#: the sides that run as more than one process
+PROCESSES = {"two-processes": 2}
 
 
 def worktree(commit: str) -> Path:
@@ -104,10 +108,17 @@ def xshot(args: list[str], src: Path, root: str) -> str:
     return done.stdout
 
 
-def run_side(src: Path, study: Path, store: Path, root: str) -> float:
-    """``xshot run`` of the mix with the code under ``src``, default environment; wall seconds."""
+def run_side(src: Path, study: Path, store: Path, root: str, processes: int = 1) -> float:
+    """``xshot run`` of the mix with the code under ``src``, default environment, as ``processes`` processes
+    started together on one store (they divide the cells by claiming them); wall seconds until all end."""
     start = time.perf_counter()
-    xshot(["run", str(study), "--store", str(store), "-q"], src, root)
+    args = [sys.executable, "-m", "xshot", "run", str(study), "--store", str(store), "-q"]
+    running = [subprocess.Popen(args, env=side_env(src, root), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True) for _ in range(processes)]
+    for proc in running:
+        _, err = proc.communicate()
+        if proc.returncode:
+            sys.exit(f"benchmark: xshot run ({src}) failed: {err.strip().splitlines()[-1:]}")
     return time.perf_counter() - start
 
 
@@ -183,10 +194,10 @@ def main() -> None:
             study = Path(tmp) / f"mix{len(result)}.yaml"
             study.write_text(mix(args, halving, me5, gemma))
             store = Path(tmp) / f"{len(result)}.sqlite"
-            mine = src == C.REPO / "src"
+            mine = src == C.REPO / "src" and name not in PROCESSES
             plan = json.loads(xshot(["plan", str(study), "--store", str(store), "--json"], src, root)) if mine else None
             C.log(f"study_throughput: {name} ...")
-            wall = run_side(src, study, store, root)
+            wall = run_side(src, study, store, root, PROCESSES.get(name, 1))
             per_cell = cells(store)
             cv = {task: per_cell[f"{task}-cv/finetune"]["wall_s"] / per_cell[f"{task}/finetune"]["wall_s"]
                   for task in ("ner", "nli") if f"{task}-cv/finetune" in per_cell}
@@ -200,6 +211,10 @@ def main() -> None:
     if "base" in result and "head" in result:
         speedup = result["head"]["cells_per_hour"] / result["base"]["cells_per_hour"]
         targets.append(C.target("throughput, head / base", speedup, ">=", 2.0))
+    if "two-processes" in result and "head" in result:
+        targets.append(C.target("throughput, two processes / one (this checkout)",
+                                result["two-processes"]["cells_per_hour"] / result["head"]["cells_per_hour"], ">", 1.0,
+                                "above 1 would justify a local executor with several workers"))
     for task, v in result.get("halving", {}).get("cross_validated_over_unselected", {}).items():
         targets.append(C.target(f"{task} cross-validated cell / unselected (halving)", v, "<=", 2.5))
     targets += [C.target(f"plan: {side} {cell} measured / estimated", c["ratio"], op, bound)
