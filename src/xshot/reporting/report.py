@@ -18,7 +18,7 @@ import pandas as pd
 from xshot.errors import XshotError
 from xshot.io import atomic_open
 from xshot.reporting import figures as figs
-from xshot.reporting import preregistration, protocol
+from xshot.reporting import code_versions, preregistration, protocol
 from xshot.reporting.answer import answer
 from xshot.reporting.document import Document, Paragraph, to_html, to_latex, to_markdown
 
@@ -99,6 +99,7 @@ def _intro(d: pd.DataFrame, done: pd.DataFrame, failed: pd.DataFrame, high: set[
     if plan is not None:
         out.append(plan)
     out += protocol.paragraphs(done)
+    out += code_versions.paragraphs(done)
     precisions = sorted(p for p in done["precision_label"].unique() if p)
     if precisions:
         out.append(Paragraph(
