@@ -15,15 +15,15 @@ LOCK_FILE = "requirements.lock"
 _PACKAGES = ("xshot", "torch", "transformers", "peft")
 
 
+#: the checkout this code runs from (an installed copy has no .git there)
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
 @lru_cache(maxsize=1)
 def lock_hash() -> str | None:
     """sha256 (16 hex digits) of the checkout's ``requirements.lock``; None for an installed copy without one."""
-    path = Path(__file__).resolve().parents[2] / LOCK_FILE
+    path = SOURCE_ROOT / LOCK_FILE
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
-
-
-#: the checkout this code runs from (an installed copy has no .git there)
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @lru_cache(maxsize=4)

@@ -6,6 +6,7 @@ version; the report names the settings whose cells did not."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -55,12 +56,8 @@ def _recorded(raw: object) -> tuple[str | None, str | None]:
 def code_versions(done: pd.DataFrame) -> tuple[list[CodeVersion], list[MixedSetting]]:
     """The code versions of the completed cells (most cells first) and the settings that mix them."""
     cells = done.drop_duplicates("cell")
-    raw = cells["versions"] if "versions" in cells.columns else pd.Series([None] * len(cells), index=cells.index)
-    recorded = [_recorded(r) for r in raw]
-    counts: dict[tuple[str | None, str | None], int] = {}
-    for key in recorded:
-        counts[key] = counts.get(key, 0) + 1
-    versions = [CodeVersion(c, lock, n) for (c, lock), n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    recorded = [_recorded(r) for r in cells.get("versions", pd.Series([None] * len(cells), index=cells.index))]
+    versions = [CodeVersion(c, lock, n) for (c, lock), n in Counter(recorded).most_common()]
     labels = pd.Series([version_label(*key) for key in recorded], index=cells.index)
     mixed = []
     for setting, group in cells.assign(_version=labels).groupby("setting", sort=True):
